@@ -1,0 +1,62 @@
+"""What several commands share: finding the project, parsing times, reporting issues."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import click
+
+from scheduled_spec.errors import Issue, ProjectFileError
+from scheduled_spec.load import resolve_path
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def project_path(path: str) -> Path:
+    """The pyproject.toml named by PATH (a file or a directory); exit 2 when there is none."""
+    try:
+        return resolve_path(path)
+    except ProjectFileError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def display_name(path: Path) -> str:
+    """The path as the user would write it: relative to the current directory when inside it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def parse_instant(text: str | None, option: str = "--now") -> datetime:
+    """An RFC 3339 instant (``2026-11-24T10:00:00Z``); the current time when None."""
+    if text is None:
+        return datetime.now(timezone.utc)
+    value = text.strip()
+    if value[-1:] in ("Z", "z"):
+        value = value[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected an RFC 3339 instant such as 2026-11-24T10:00:00Z, got {text!r}",
+            param_hint=option,
+        ) from None
+    if parsed.tzinfo is None:
+        raise click.BadParameter(
+            f"{text!r} has no time zone; add Z for UTC or an offset such as +01:00",
+            param_hint=option,
+        )
+    return parsed.astimezone(timezone.utc)
+
+
+def rfc3339(t: datetime) -> str:
+    """``2026-11-24T08:15:12Z``: UTC, seconds precision."""
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def echo_issues(issues: tuple[Issue, ...], filename: str) -> None:
+    for issue in issues:
+        click.echo(issue.describe(filename), err=True)

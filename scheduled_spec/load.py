@@ -1,0 +1,354 @@
+"""TOML text or file -> `Project`, with every problem collected at once (SPEC.md section 3).
+
+`validate()` returns a `Report` (issues and, when there is no error, the project);
+`load()` returns the project or raises `InvalidProject`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli
+from pydantic import ValidationError
+
+from scheduled_spec.cadence import Cadence
+from scheduled_spec.codes import severity_of
+from scheduled_spec.errors import InvalidProject, Issue, ProjectFileError, Severity
+from scheduled_spec.importcheck import check_imports as check_entrypoint_imports
+from scheduled_spec.models import (
+    CADENCE_NAMES,
+    JOB_KEYS,
+    Job,
+    Project,
+    got,
+    toml_repr,
+)
+from scheduled_spec.positions import Path as KeyPath
+from scheduled_spec.positions import Positions
+
+MAX_ID_LENGTH = 128
+PORTABLE_ID_LENGTH = 52
+_PORTABLE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_KEY_HINTS = {
+    "every": 'add every = "day"; the cadences are ' + ", ".join(f'"{c}"' for c in CADENCE_NAMES),
+    "entrypoint": 'add entrypoint = "module:function", for example "app.jobs:clean_files"',
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """What validation found in one file: all issues, and the project when it has no error."""
+
+    filename: str
+    issues: tuple[Issue, ...]
+    project: Project | None
+    jobs: int = 0
+    path: Path | None = field(default=None)
+
+    @property
+    def valid(self) -> bool:
+        """True when no issue is an error (warnings allowed)."""
+        return not any(i.severity is Severity.ERROR for i in self.issues)
+
+
+def toml_path(parts: KeyPath) -> str:
+    """``tool.scheduled.nightly.every``, with parts that are not bare keys quoted as in TOML."""
+    return ".".join(
+        str(p) if isinstance(p, int) or _BARE_KEY.fullmatch(p) else toml_repr(p) for p in parts
+    )
+
+
+def resolve_path(source: str | os.PathLike[str]) -> Path:
+    """A pyproject.toml path from a file or a directory holding one. Raises ProjectFileError."""
+    path = Path(source)
+    if path.is_dir():
+        path = path / "pyproject.toml"
+        if not path.is_file():
+            raise ProjectFileError(f"{path.parent}: no pyproject.toml in this directory")
+    elif not path.exists():
+        raise ProjectFileError(f"{path}: no such file")
+    return path
+
+
+def validate(
+    source: str | os.PathLike[str],
+    *,
+    cadences: Iterable[Cadence | str] | None = None,
+    filename: str | None = None,
+    check_imports: bool = False,
+    import_timeout: float = 10.0,
+) -> Report:
+    """Validate a project without raising for its problems.
+
+    `source` is TOML text (a ``str``) or a path (``os.PathLike``) to a pyproject.toml or a
+    directory holding one. `cadences`, when given, lists the cadences the caller supports;
+    jobs with others are errors (SCH104). With `check_imports`, a valid project's entrypoints
+    are imported in a child interpreter (project root first on sys.path) and each that fails
+    to import, exist or be callable without arguments is an error (SCH210-SCH213).
+
+    Raises ProjectFileError when the file is missing or unreadable, ValueError for an unknown
+    cadence in `cadences`.
+    """
+    supported = None if cadences is None else frozenset(Cadence(c) for c in cadences)
+    imports = import_timeout if check_imports else None
+    if isinstance(source, str):
+        return _validate_text(source, filename or "<text>", None, supported, imports)
+    path = resolve_path(source)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProjectFileError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    name = filename or str(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        issue = Issue(
+            "SCH002",
+            Severity.ERROR,
+            "",
+            f"expected UTF-8 text, got byte 0x{data[exc.start]:02x}",
+            "TOML files are UTF-8: re-save the file with that encoding",
+            line,
+            column,
+        )
+        return Report(name, (issue,), None, path=path)
+    return _validate_text(text.removeprefix("\ufeff"), name, path, supported, imports)
+
+
+def load(
+    source: str | os.PathLike[str], *, cadences: Iterable[Cadence | str] | None = None
+) -> Project:
+    """Load and validate a project; return it with its warnings in ``Project.issues``.
+
+    `source` is TOML text (``str``) or a path (``pathlib.Path``) to a pyproject.toml or a
+    directory holding one. Raises InvalidProject with every issue when there is any error,
+    ProjectFileError when the file is missing or unreadable.
+    """
+    report = validate(source, cadences=cadences)
+    if report.project is None:
+        raise InvalidProject(report.issues, report.filename)
+    return report.project
+
+
+class _Collector:
+    def __init__(self, text: str) -> None:
+        self.issues: list[Issue] = []
+        self.positions = Positions(text)
+        self.jobs_declared = 0
+
+    def has_errors(self) -> bool:
+        return any(i.severity is Severity.ERROR for i in self.issues)
+
+    def add(
+        self, code: str, parts: KeyPath, message: str, hint: str | None = None, *, at: str = "value"
+    ) -> None:
+        line, column = (
+            self.positions.of_key(parts) if at == "key" else self.positions.of_value(parts)
+        )
+        self.issues.append(
+            Issue(code, severity_of(code), toml_path(parts), message, hint, line, column)
+        )
+
+
+def _validate_text(
+    text: str,
+    filename: str,
+    path: Path | None,
+    cadences: frozenset[Cadence] | None,
+    import_timeout: float | None,
+) -> Report:
+    try:
+        document = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
+        hint = None
+        if path is None and "\n" not in text and text.strip().endswith(".toml"):
+            hint = "to load a file, pass a pathlib.Path, not a str"
+        issue = Issue(
+            "SCH001", Severity.ERROR, "", f"invalid TOML: {exc.msg}", hint, exc.lineno, exc.colno
+        )
+        return Report(filename, (issue,), None, path=path)
+
+    found = _Collector(text)
+    jobs = _collect_jobs(document, found, cadences)
+    if jobs and import_timeout is not None and not found.has_errors():
+        root = path.parent if path is not None else Path.cwd()
+        pairs = [(job.id, str(job.entrypoint)) for job in jobs]
+        for problem in check_entrypoint_imports(pairs, root, timeout=import_timeout):
+            found.add(
+                problem.code, ("tool", "scheduled", problem.job_id, "entrypoint"), problem.message
+            )
+    issues = tuple(sorted(found.issues, key=_document_order))
+    if jobs is None or found.has_errors():
+        return Report(filename, issues, None, found.jobs_declared, path)
+    project = Project.model_construct(jobs=tuple(jobs), path=path, issues=issues)
+    return Report(filename, issues, project, len(jobs), path)
+
+
+def _document_order(issue: Issue) -> tuple[int, int]:
+    return (issue.line or 0, issue.column or 0)
+
+
+def _collect_jobs(
+    document: dict[str, Any], found: _Collector, cadences: frozenset[Cadence] | None
+) -> list[Job] | None:
+    tool = document.get("tool")
+    if tool is None or (isinstance(tool, dict) and "scheduled" not in tool):
+        found.add("SCH004", ("tool", "scheduled"), "no [tool.scheduled] table: no jobs declared")
+        return []
+    if not isinstance(tool, dict):
+        found.add("SCH003", ("tool",), f"expected a table, {got(tool)}")
+        return None
+    table = tool["scheduled"]
+    if not isinstance(table, dict):
+        found.add(
+            "SCH003",
+            ("tool", "scheduled"),
+            f"expected a table of jobs, {got(table)}",
+            "declare each job as [tool.scheduled.<job-id>] with every and entrypoint",
+        )
+        return None
+    if not table:
+        found.add(
+            "SCH005",
+            ("tool", "scheduled"),
+            "the table is empty: no jobs declared",
+            'add [tool.scheduled.<job-id>] with every = "day" and entrypoint = "module:function"',
+        )
+        return []
+    found.jobs_declared = len(table)
+    jobs: list[Job] = []
+    seen: dict[str, str] = {}
+    for job_id, body in table.items():
+        parts = ("tool", "scheduled", job_id)
+        _check_job_id(job_id, parts, found)
+        folded = job_id.lower().replace("_", "-")
+        other = seen.setdefault(folded, job_id)
+        if other != job_id:
+            found.add(
+                "SCH015",
+                parts,
+                f"job IDs {toml_repr(other)} and {toml_repr(job_id)} differ only in case or"
+                ' "_" versus "-"',
+                "rename one: file systems, Kubernetes and systemd may treat them as one name",
+                at="key",
+            )
+        job = _validate_job(job_id, body, parts, found)
+        if job is not None:
+            if cadences is not None and job.every not in cadences:
+                allowed = ", ".join(f'"{c.value}"' for c in Cadence if c in cadences)
+                found.add(
+                    "SCH104",
+                    (*parts, "every"),
+                    f"this provider supports every = {allowed} only,"
+                    f" got {toml_repr(job.every.value)}",
+                )
+            jobs.append(job)
+    return jobs
+
+
+def _check_job_id(job_id: str, parts: KeyPath, found: _Collector) -> None:
+    if len(job_id) <= PORTABLE_ID_LENGTH and _PORTABLE_ID.fullmatch(job_id):
+        return
+    if not job_id:
+        found.add(
+            "SCH011",
+            parts,
+            "the job ID is empty",
+            "name the job: [tool.scheduled.my-job]",
+            at="key",
+        )
+        return
+    control = next((ch for ch in job_id if unicodedata.category(ch) in ("Cc", "Zl", "Zp")), None)
+    if control is not None:
+        found.add(
+            "SCH012",
+            parts,
+            f"the job ID {toml_repr(job_id)} contains the control character U+{ord(control):04X}",
+            "use letters, digits and - in job IDs",
+            at="key",
+        )
+        return
+    if len(job_id) > MAX_ID_LENGTH:
+        found.add(
+            "SCH013",
+            parts,
+            f"the job ID is {len(job_id)} characters long; at most {MAX_ID_LENGTH} are allowed",
+            at="key",
+        )
+        return
+    breaks = []
+    if not _PORTABLE_ID.fullmatch(job_id):
+        breaks.append(
+            "Kubernetes CronJob and systemd unit names allow lowercase letters, digits and"
+            ' "-" (not first or last) only'
+        )
+    if len(job_id) > PORTABLE_ID_LENGTH:
+        breaks.append(f"Kubernetes CronJob names are at most {PORTABLE_ID_LENGTH} characters")
+    portable = re.sub(r"[^a-z0-9]+", "-", job_id.lower()).strip("-")[:PORTABLE_ID_LENGTH].strip("-")
+    hint = f"a portable ID would be {toml_repr(portable)}" if portable else None
+    found.add(
+        "SCH014",
+        parts,
+        f"the job ID {toml_repr(job_id)} is not portable: {'; '.join(breaks)}",
+        hint,
+        at="key",
+    )
+
+
+def _validate_job(job_id: str, body: object, parts: KeyPath, found: _Collector) -> Job | None:
+    if not isinstance(body, dict):
+        found.add(
+            "SCH010",
+            parts,
+            f"expected a table with every and entrypoint, {got(body)}",
+            f"declare it as [tool.scheduled.{toml_path((job_id,))}]",
+        )
+        return None
+    if "id" in body:
+        found.add(
+            "SCH017",
+            (*parts, "id"),
+            'unknown key "id"',
+            "the job ID is the table's name; remove this key",
+            at="key",
+        )
+        body = {k: v for k, v in body.items() if k != "id"}
+    try:
+        return Job.model_validate({**body, "id": job_id})
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            _translate(error, body, parts, found)
+        return None
+
+
+def _translate(error: Any, body: dict[str, Any], parts: KeyPath, found: _Collector) -> None:
+    key = str(error["loc"][0]) if error["loc"] else ""
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(
+            key.lower().replace("_", "").replace("-", ""), JOB_KEYS, n=1, cutoff=0.6
+        )
+        hint = (
+            f"did you mean {toml_repr(close[0])}?"
+            if close
+            else ("a job table holds " + " and ".join(JOB_KEYS) + " only")
+        )
+        found.add("SCH017", (*parts, key), f"unknown key {toml_repr(key)}", hint, at="key")
+    elif kind == "missing":
+        found.add("SCH016", parts, f"missing required key {toml_repr(key)}", _KEY_HINTS.get(key))
+    elif kind.startswith("SCH"):
+        context = error.get("ctx") or {}
+        found.add(kind, (*parts, key), context.get("message", error["msg"]), context.get("hint"))
+    else:  # pragma: no cover - every validator raises one of our codes; kept as a safety net
+        code = "SCH101" if key == "every" else "SCH201"
+        found.add(code, (*parts, key), f"{error['msg']}, {got(body.get(key))}")

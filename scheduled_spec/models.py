@@ -1,0 +1,216 @@
+"""Pydantic models of a job and a project (SPEC.md section 3).
+
+The validators raise `PydanticCustomError` whose *type* is our stable issue code, so the
+loader can translate pydantic's errors into `Issue`s without guessing.  Pydantic never
+leaks out of the package: `load()` turns its errors into `InvalidProject`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
+from pydantic_core import PydanticCustomError
+
+from scheduled_spec.cadence import Cadence
+from scheduled_spec.entrypoint import Entrypoint, EntrypointSyntaxError, parse_entrypoint
+from scheduled_spec.errors import Issue
+from scheduled_spec.slots import slot_offset
+
+CADENCE_NAMES: tuple[str, ...] = tuple(c.value for c in Cadence)
+EXPECTED_CADENCE = "expected one of " + ", ".join(f'"{c}"' for c in CADENCE_NAMES)
+
+# Spellings people use for a cadence, after lower-casing and removing spaces, "_" and "-".
+_CADENCE_SYNONYMS: dict[str, str] = {
+    **dict.fromkeys(
+        ("minutely", "minutes", "min", "mins", "1m", "1min", "60s", "everyminute", "perminute"),
+        "minute",
+    ),
+    **dict.fromkeys(
+        ("hourly", "hours", "hr", "hrs", "h", "1h", "1hr", "60m", "60min", "3600s", "everyhour"),
+        "hour",
+    ),
+    **dict.fromkeys(
+        (
+            "daily",
+            "days",
+            "d",
+            "1d",
+            "24h",
+            "1440m",
+            "86400s",
+            "nightly",
+            "everyday",
+            "perday",
+            "midnight",
+        ),
+        "day",
+    ),
+    **dict.fromkeys(
+        ("weekly", "weeks", "w", "wk", "1w", "1wk", "7d", "168h", "everyweek", "perweek"), "week"
+    ),
+    **dict.fromkeys(
+        ("monthly", "months", "mo", "mon", "1mo", "1mon", "1month", "30d", "31d", "everymonth"),
+        "month",
+    ),
+}
+
+
+def toml_repr(value: object) -> str:
+    """A user's value the way TOML writes it, for messages: ``"daily"``, ``86400``, ``true``."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return f"{toml_type(value)}"
+
+
+_TOML_TYPES: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (str, "a string"),
+    (bool, "a boolean"),  # before int: bool is a subclass of int
+    (int, "an integer"),
+    (float, "a float"),
+    (list, "an array"),
+    (dict, "a table"),
+    ((datetime, date, time), "a date-time"),
+)
+
+
+def toml_type(value: object) -> str:
+    """The TOML word for a value's type, with an article: ``a string``, ``a table``."""
+    return next((word for kind, word in _TOML_TYPES if isinstance(value, kind)), "a value")
+
+
+def got(value: object) -> str:
+    """``got "daily"`` for strings, ``got an integer (86400)`` for other scalars."""
+    if isinstance(value, str):
+        return f"got {toml_repr(value)}"
+    if isinstance(value, bool | int | float) and not (
+        isinstance(value, float) and math.isnan(value)
+    ):
+        return f"got {toml_type(value)} ({toml_repr(value)})"
+    return f"got {toml_type(value)}"
+
+
+def suggest_cadence(value: str) -> str | None:
+    """The cadence a misspelt `every` most likely meant, or None."""
+    norm = "".join(ch for ch in value.lower() if ch not in " _-\t")
+    if norm.startswith("every"):
+        norm = norm[5:] or norm
+    if norm in CADENCE_NAMES:
+        return norm
+    if norm in _CADENCE_SYNONYMS:
+        return _CADENCE_SYNONYMS[norm]
+    if norm.startswith("1") and norm[1:] in CADENCE_NAMES:
+        return norm[1:]
+    if norm.endswith("s") and norm[:-1] in CADENCE_NAMES:
+        return norm[:-1]
+    close = difflib.get_close_matches(norm, [*CADENCE_NAMES, *_CADENCE_SYNONYMS], n=1, cutoff=0.75)
+    if close:
+        return close[0] if close[0] in CADENCE_NAMES else _CADENCE_SYNONYMS[close[0]]
+    return None
+
+
+def _issue_error(code: str, message: str, hint: str | None = None) -> PydanticCustomError:
+    # The message travels in the context rather than as the template, so braces in a
+    # user's value are never taken for template fields.
+    return PydanticCustomError(code, "{message}", {"message": message, "hint": hint})
+
+
+def validate_every(value: object) -> Cadence:
+    """The `every` rule: one of five strings, exactly. Raises with SCH101 or SCH103."""
+    if isinstance(value, Cadence):
+        return value
+    if not isinstance(value, str):
+        hint = 'write it as a string, for example every = "day"'
+        if isinstance(value, int) and not isinstance(value, bool):
+            match = [c for c in Cadence if c.seconds == value]
+            if match:
+                hint = f'did you mean every = "{match[0].value}"?'
+        raise _issue_error("SCH101", f"{EXPECTED_CADENCE}, {got(value)}", hint)
+    try:
+        return Cadence(value)
+    except ValueError:
+        pass
+    suggestion = suggest_cadence(value)
+    hint: str | None = f'did you mean "{suggestion}"?' if suggestion else None
+    if suggestion is None and value.count(" ") >= 4:
+        hint = 'cron expressions go in the "cron" extension key; "every" names the cadence'
+    raise _issue_error("SCH103", f"{EXPECTED_CADENCE}, {got(value)}", hint) from None
+
+
+def validate_entrypoint(value: object) -> Entrypoint:
+    """The `entrypoint` rule: a ``module:attribute`` object reference. Raises SCH201-SCH206."""
+    if isinstance(value, Entrypoint):
+        return value
+    if not isinstance(value, str):
+        raise _issue_error(
+            "SCH201",
+            f'expected a string "module:attribute", {got(value)}',
+            'for example entrypoint = "app.jobs:clean_files"',
+        )
+    try:
+        return parse_entrypoint(value)
+    except EntrypointSyntaxError as exc:
+        raise _issue_error(exc.code, str(exc), exc.hint) from None
+
+
+CadenceField = Annotated[
+    Cadence,
+    PlainValidator(validate_every, json_schema_input_type=str),
+    PlainSerializer(str, return_type=str),
+]
+EntrypointField = Annotated[
+    Entrypoint,
+    PlainValidator(validate_entrypoint, json_schema_input_type=str),
+    PlainSerializer(str, return_type=str),
+]
+
+
+class Job(BaseModel):
+    """One declared job: ``[tool.scheduled.<id>]`` with its `every` and `entrypoint`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    every: CadenceField
+    entrypoint: EntrypointField
+
+    def offset(self, salt: str = "") -> int:
+        """Seconds from each period's start to this job's run (the SHA-256 slot rule)."""
+        return slot_offset(self.id, self.every, salt=salt)
+
+
+#: The keys a job table may hold, in the order the spec lists them.
+JOB_KEYS: tuple[str, ...] = ("every", "entrypoint")
+
+
+class Project(BaseModel):
+    """A validated project: its jobs in document order, and the warnings found."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    jobs: tuple[Job, ...]
+    path: Path | None = None
+    issues: tuple[Issue, ...] = ()
+
+    @property
+    def root(self) -> Path | None:
+        """The directory holding the project's pyproject.toml (None when loaded from text)."""
+        return self.path.parent if self.path is not None else None
+
+    def job(self, job_id: str) -> Job:
+        """The job with this ID. Raises KeyError, with close IDs in its message."""
+        for job in self.jobs:
+            if job.id == job_id:
+                return job
+        close = difflib.get_close_matches(job_id, [j.id for j in self.jobs], n=3)
+        hint = f"; did you mean {', '.join(map(toml_repr, close))}?" if close else ""
+        raise KeyError(f"no job {toml_repr(job_id)} in [tool.scheduled]{hint}")

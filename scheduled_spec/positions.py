@@ -1,0 +1,236 @@
+"""Where each key and value of a TOML document stands (1-based line and column).
+
+tomli returns plain data without positions, so this module re-reads text that tomli has
+already accepted and records, for every key path, where the key and its value start.  It
+runs only when there is something to report, so a valid project pays nothing for it.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import NamedTuple
+
+import tomli
+
+Path = tuple[str | int, ...]
+
+
+class Position(NamedTuple):
+    key_line: int
+    key_column: int
+    value_line: int
+    value_column: int
+
+
+_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_SCALAR_END = frozenset(",]}\n#\r")
+
+
+class _Scanner:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.line_starts = [0]
+        self.line_starts.extend(i + 1 for i, ch in enumerate(text) if ch == "\n")
+        self.found: dict[Path, Position] = {}
+        self.array_tables: dict[Path, int] = {}
+
+    def where(self, index: int) -> tuple[int, int]:
+        line = bisect_right(self.line_starts, index)
+        return line, index - self.line_starts[line - 1] + 1
+
+    def record(self, path: Path, key_at: int, value_at: int) -> None:
+        if path not in self.found:
+            self.found[path] = Position(*self.where(key_at), *self.where(value_at))
+
+    def skip_space(self, newlines: bool = False) -> None:
+        text, n = self.text, len(self.text)
+        while self.pos < n:
+            ch = text[self.pos]
+            if ch in " \t" or (newlines and ch in "\r\n"):
+                self.pos += 1
+            elif ch == "#" and newlines:
+                end = text.find("\n", self.pos)
+                self.pos = n if end < 0 else end
+            else:
+                return
+
+    def skip_comment_line(self) -> None:
+        self.skip_space()
+        if self.pos < len(self.text) and self.text[self.pos] == "#":
+            end = self.text.find("\n", self.pos)
+            self.pos = len(self.text) if end < 0 else end
+
+    def string(self) -> str:
+        """Consume one string literal of any of the four kinds; return its raw source."""
+        text, start = self.text, self.pos
+        for quote in ('"""', "'''"):
+            if text.startswith(quote, start):
+                end = start + 3
+                while True:
+                    end = text.index(quote, end)
+                    if quote == '"""' and _escaped(text, end):
+                        end += 1
+                        continue
+                    break
+                while text.startswith(quote[0], end + 3):  # up to two quotes may close it
+                    end += 1
+                self.pos = end + 3
+                return text[start : self.pos]
+        quote = text[start]
+        end = start + 1
+        while True:
+            end = text.index(quote, end)
+            if quote == '"' and _escaped(text, end):
+                end += 1
+                continue
+            break
+        self.pos = end + 1
+        return text[start : self.pos]
+
+    def key(self) -> list[tuple[str, int]]:
+        """A dotted key: its parts with the index where each starts."""
+        parts: list[tuple[str, int]] = []
+        while True:
+            self.skip_space()
+            at = self.pos
+            ch = self.text[self.pos]
+            if ch in "\"'":
+                raw = self.string()
+                parts.append((tomli.loads(f"k = {raw}")["k"], at))
+            else:
+                end = at
+                while end < len(self.text) and self.text[end] in _BARE:
+                    end += 1
+                parts.append((self.text[at:end], at))
+                self.pos = end
+            self.skip_space()
+            if self.pos < len(self.text) and self.text[self.pos] == ".":
+                self.pos += 1
+                continue
+            return parts
+
+    def keyval(self, prefix: Path) -> None:
+        parts = self.key()
+        self.skip_space()
+        self.pos += 1  # "="
+        self.skip_space()
+        path = prefix
+        for name, at in parts[:-1]:
+            path = (*path, name)
+            self.record(path, at, at)
+        path = (*path, parts[-1][0])
+        self.record(path, parts[-1][1], self.pos)
+        self.value(path)
+
+    def value(self, path: Path) -> None:
+        text = self.text
+        ch = text[self.pos]
+        if ch in "\"'":
+            self.string()
+        elif ch == "[":
+            self.pos += 1
+            index = 0
+            while True:
+                self.skip_space(newlines=True)
+                if text[self.pos] == "]":
+                    self.pos += 1
+                    return
+                self.record((*path, index), self.pos, self.pos)
+                self.value((*path, index))
+                index += 1
+                self.skip_space(newlines=True)
+                if text[self.pos] == ",":
+                    self.pos += 1
+        elif ch == "{":
+            self.pos += 1
+            while True:
+                self.skip_space(newlines=True)
+                if text[self.pos] == "}":
+                    self.pos += 1
+                    return
+                self.keyval(path)
+                self.skip_space(newlines=True)
+                if text[self.pos] == ",":
+                    self.pos += 1
+        else:
+            while self.pos < len(text) and text[self.pos] not in _SCALAR_END:
+                self.pos += 1
+
+    def document(self) -> dict[Path, Position]:
+        text = self.text
+        prefix: Path = ()
+        while True:
+            self.skip_space(newlines=True)
+            if self.pos >= len(text):
+                return self.found
+            at = self.pos
+            if text.startswith("[[", at):
+                self.pos += 2
+                parts = self.key()
+                self.pos += 2
+                base = tuple(name for name, _ in parts)
+                index = self.array_tables.get(base, -1) + 1
+                self.array_tables[base] = index
+                self._record_header(parts, at)
+                prefix = (*base, index)
+                self.record(prefix, at, at)
+            elif text[at] == "[":
+                self.pos += 1
+                parts = self.key()
+                self.pos += 1
+                self._record_header(parts, at)
+                prefix = tuple(name for name, _ in parts)
+            else:
+                self.keyval(prefix)
+            self.skip_comment_line()
+
+    def _record_header(self, parts: list[tuple[str, int]], header_at: int) -> None:
+        path: Path = ()
+        for i, (name, at) in enumerate(parts):
+            path = (*path, name)
+            # The header names its own table: point at "[" for it, at each part for parents.
+            self.record(path, at if i < len(parts) - 1 else header_at, header_at)
+
+
+def _escaped(text: str, index: int) -> bool:
+    backslashes = 0
+    while index - backslashes - 1 >= 0 and text[index - backslashes - 1] == "\\":
+        backslashes += 1
+    return backslashes % 2 == 1
+
+
+class Positions:
+    """Positions of every key path in one TOML document, computed on first use."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._found: dict[Path, Position] | None = None
+
+    def _table(self) -> dict[Path, Position]:
+        if self._found is None:
+            try:
+                self._found = _Scanner(self._text).document()
+            except (ValueError, IndexError, tomli.TOMLDecodeError):
+                # Text that tomli accepted but this scanner misreads: report without places
+                # rather than fail; the issue itself is still right.
+                self._found = {}
+        return self._found
+
+    def of_value(self, path: Path) -> tuple[int, int] | tuple[None, None]:
+        """Where the value at `path` starts, or the nearest enclosing table's header."""
+        found = self._table()
+        for end in range(len(path), 0, -1):
+            pos = found.get(path[:end])
+            if pos is not None:
+                return (pos.value_line, pos.value_column)
+        return (None, None)
+
+    def of_key(self, path: Path) -> tuple[int, int] | tuple[None, None]:
+        """Where the key at `path` is written, or the nearest enclosing table's header."""
+        found = self._table()
+        for end in range(len(path), 0, -1):
+            pos = found.get(path[:end])
+            if pos is not None:
+                return (pos.key_line, pos.key_column)
+        return (None, None)

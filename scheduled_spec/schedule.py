@@ -1,0 +1,99 @@
+"""When does a job run: `next_run`, `runs_between`, `period_of` (SPEC.md section 5).
+
+All functions are pure: time is always a parameter, and naive datetimes are refused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import NamedTuple
+
+from scheduled_spec.cadence import (
+    Cadence,
+    next_period_start,
+    period_index,
+    period_key,
+    period_start,
+)
+from scheduled_spec.errors import NaiveDatetimeError
+from scheduled_spec.models import Job
+from scheduled_spec.slots import slot_offset
+
+UTC = timezone.utc
+
+
+class Run(NamedTuple):
+    """One scheduled run: which job, which period (its key), and the instant (UTC)."""
+
+    job_id: str
+    period: str
+    at: datetime
+
+
+class Period(NamedTuple):
+    """A period of a cadence: its key and its half-open UTC interval ``[start, end)``."""
+
+    every: Cadence
+    key: str
+    start: datetime
+    end: datetime
+
+
+def _seconds(t: datetime, name: str) -> float:
+    if t.tzinfo is None or t.utcoffset() is None:
+        raise NaiveDatetimeError(
+            f"{name} must be timezone-aware, got naive {t.isoformat()};"
+            " pass datetime(..., tzinfo=timezone.utc)"
+        )
+    return t.timestamp()
+
+
+def _utc(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def period_of(every: Cadence | str, t: datetime) -> Period:
+    """The period of `every` that contains instant `t`. Raises NaiveDatetimeError, ValueError."""
+    cadence = Cadence(every)
+    start = period_start(cadence, math.floor(_seconds(t, "t")))
+    end = next_period_start(cadence, start)
+    return Period(cadence, period_key(cadence, start), _utc(start), _utc(end))
+
+
+def next_run(job: Job, after: datetime, *, salt: str = "") -> Run:
+    """The job's first run strictly after `after`. Raises NaiveDatetimeError."""
+    now = _seconds(after, "after")
+    every, offset = job.every, slot_offset(job.id, job.every, salt=salt)
+    start = period_start(every, math.floor(now))
+    if start + offset <= now:
+        start = next_period_start(every, start)
+    return Run(job.id, period_key(every, start), _utc(start + offset))
+
+
+def runs_between(job: Job, start: datetime, end: datetime, *, salt: str = "") -> Iterator[Run]:
+    """The job's runs at instants ``t`` with ``start <= t < end``, in order.
+
+    Raises NaiveDatetimeError; yields nothing when ``end <= start``.
+    """
+    lower, upper = _seconds(start, "start"), _seconds(end, "end")
+    every, offset = job.every, slot_offset(job.id, job.every, salt=salt)
+    period = period_start(every, math.floor(lower))
+    if period + offset < lower:
+        period = next_period_start(every, period)
+    while period + offset < upper:
+        yield Run(job.id, period_key(every, period), _utc(period + offset))
+        period = next_period_start(every, period)
+
+
+def count_periods(every: Cadence | str, start: datetime, end: datetime) -> int:
+    """How many periods start in ``(start's period, end's period]``, computed without stepping.
+
+    That is the number of period boundaries crossed going from `start` to `end`; zero when both
+    fall in one period, negative when `end` is earlier. Raises NaiveDatetimeError.
+    """
+    cadence = Cadence(every)
+    a = period_start(cadence, math.floor(_seconds(start, "start")))
+    b = period_start(cadence, math.floor(_seconds(end, "end")))
+    return period_index(cadence, b) - period_index(cadence, a)

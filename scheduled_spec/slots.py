@@ -1,0 +1,43 @@
+"""The SHA-256 slot rule (SPEC.md section 5): where inside its period a job runs."""
+
+from __future__ import annotations
+
+from hashlib import sha256
+
+from scheduled_spec.cadence import PERIOD_SECONDS, Cadence
+
+
+def slot_key(job_id: str, salt: str = "") -> bytes:
+    """The bytes that are hashed: the job ID, or ``salt + NUL + job ID`` with a salt."""
+    if salt:
+        return salt.encode("utf-8") + b"\x00" + job_id.encode("utf-8")
+    return job_id.encode("utf-8")
+
+
+def slot_offset(job_id: str, every: Cadence | str, *, salt: str = "") -> int:
+    """Seconds from the start of each period to the job's run, in ``[0, period seconds)``.
+
+    ``int.from_bytes(sha256(key).digest()[:8], "big") % period_seconds``.
+    Raises ValueError for an unknown cadence.
+    """
+    digest = sha256(slot_key(job_id, salt)).digest()
+    return int.from_bytes(digest[:8], "big") % PERIOD_SECONDS[Cadence(every)]
+
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def describe_slot(every: Cadence | str, offset: int) -> str:
+    """The slot in words: ``every day at 08:15:12 UTC``, ``every hour at minute 15:12``, ..."""
+    cadence = Cadence(every)
+    days, rest = divmod(offset, 86_400)
+    clock = f"{rest // 3_600:02d}:{rest % 3_600 // 60:02d}:{rest % 60:02d}"
+    if cadence is Cadence.MINUTE:
+        return f"every minute at second {offset}"
+    if cadence is Cadence.HOUR:
+        return f"every hour at minute {offset // 60:02d}:{offset % 60:02d}"
+    if cadence is Cadence.DAY:
+        return f"every day at {clock} UTC"
+    if cadence is Cadence.WEEK:
+        return f"every week on {_WEEKDAYS[days]} at {clock} UTC"
+    return f"every month on day {days + 1} at {clock} UTC"
