@@ -140,10 +140,13 @@ def validate_every(value: object) -> Cadence:
     except ValueError:
         pass
     suggestion = suggest_cadence(value)
-    hint: str | None = f'did you mean "{suggestion}"?' if suggestion else None
-    if suggestion is None and value.count(" ") >= 4:
-        hint = 'cron expressions go in the "cron" extension key; "every" names the cadence'
-    raise _issue_error("SCH103", f"{EXPECTED_CADENCE}, {got(value)}", hint) from None
+    if suggestion is not None:
+        advice: str | None = f'did you mean "{suggestion}"?'
+    elif value.count(" ") >= 4:
+        advice = 'cron expressions go in the "cron" extension key; "every" names the cadence'
+    else:
+        advice = None
+    raise _issue_error("SCH103", f"{EXPECTED_CADENCE}, {got(value)}", advice) from None
 
 
 def validate_entrypoint(value: object) -> Entrypoint:
