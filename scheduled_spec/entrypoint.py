@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import keyword
+import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from scheduled_spec.errors import EntrypointError, ScheduledError
 
@@ -26,8 +26,7 @@ class EntrypointSyntaxError(ScheduledError, ValueError):
         super().__init__(message)
 
 
-@dataclass(frozen=True, slots=True)
-class Entrypoint:
+class Entrypoint(NamedTuple):
     """A parsed entrypoint: ``module`` (dotted) and ``attribute`` (dotted qualified name)."""
 
     module: str
@@ -98,11 +97,22 @@ def _check_part(part: str, whole: str, role: str) -> None:
         )
 
 
+# An ASCII identifier that is not a keyword: the common case, matched by one regex.
+_ASCII_IDENT = r"(?!(?:{})(?![A-Za-z0-9_]))[A-Za-z_][A-Za-z0-9_]*".format("|".join(keyword.kwlist))
+_ASCII_REFERENCE = re.compile(
+    rf"({_ASCII_IDENT}(?:\.{_ASCII_IDENT})*):({_ASCII_IDENT}(?:\.{_ASCII_IDENT})*)"
+)
+
+
 def parse_entrypoint(text: str) -> Entrypoint:
     """Parse ``pkg.mod:attr`` or ``pkg.mod:Obj.attr``. Imports nothing.
 
     Raises EntrypointSyntaxError naming exactly what is wrong.
     """
+    match = _ASCII_REFERENCE.fullmatch(text)
+    if match is not None:
+        return Entrypoint(match[1], match[2])
+    # The slow path: non-ASCII identifiers, and finding out exactly what is wrong.
     if ":" not in text:
         parts = text.rsplit(".", 1)
         hint = (

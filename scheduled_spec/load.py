@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from scheduled_spec.cadence import Cadence
 from scheduled_spec.codes import severity_of
@@ -35,8 +35,10 @@ from scheduled_spec.positions import Positions
 
 MAX_ID_LENGTH = 128
 PORTABLE_ID_LENGTH = 52
-_PORTABLE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+_PORTABLE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,50}[a-z0-9])?")
+_PORTABLE_IDS = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,50}[a-z0-9])?\n)*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_JOBS = TypeAdapter(list[Job])
 _KEY_HINTS = {
     "every": 'add every = "day"; the cadences are ' + ", ".join(f'"{c}"' for c in CADENCE_NAMES),
     "entrypoint": 'add entrypoint = "module:function", for example "app.jobs:clean_files"',
@@ -226,13 +228,43 @@ def _collect_jobs(
         )
         return []
     found.jobs_declared = len(table)
-    jobs: list[Job] = []
+    candidates: list[tuple[KeyPath, dict[str, Any]]]
+    if cadences is None and _plain_tables(table):
+        # The common case: portable IDs (so no two can be confused) and table bodies.
+        candidates = [(("tool", "scheduled", job_id), body) for job_id, body in table.items()]
+    else:
+        candidates = _check_tables(table, found, cadences)
+    # One pydantic call for all jobs: a valid project, the common case, pays the least.
+    try:
+        return _JOBS.validate_python([{**body, "id": parts[-1]} for parts, body in candidates])
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            index, *loc = error["loc"]
+            where, body = candidates[int(index)]
+            _translate(error, str(loc[0]) if loc else "", body, where, found)
+        return []
+
+
+def _plain_tables(table: dict[str, Any]) -> bool:
+    """True when every job ID is portable and every job is a table without an "id" key."""
+    joined = "\n".join(table) + "\n"
+    return (
+        joined.count("\n") == len(table)
+        and _PORTABLE_IDS.fullmatch(joined) is not None
+        and all(type(body) is dict and "id" not in body for body in table.values())
+    )
+
+
+def _check_tables(
+    table: dict[str, Any], found: _Collector, cadences: frozenset[Cadence] | None
+) -> list[tuple[KeyPath, dict[str, Any]]]:
+    """Check each job's ID and shape; return the job tables to validate with the model."""
+    candidates: list[tuple[KeyPath, dict[str, Any]]] = []
     seen: dict[str, str] = {}
-    for job_id, body in table.items():
-        parts = ("tool", "scheduled", job_id)
+    for job_id, raw in table.items():
+        parts: KeyPath = ("tool", "scheduled", job_id)
         _check_job_id(job_id, parts, found)
-        folded = job_id.lower().replace("_", "-")
-        other = seen.setdefault(folded, job_id)
+        other = seen.setdefault(job_id.lower().replace("_", "-"), job_id)
         if other != job_id:
             found.add(
                 "SCH015",
@@ -242,22 +274,23 @@ def _collect_jobs(
                 "rename one: file systems, Kubernetes and systemd may treat them as one name",
                 at="key",
             )
-        job = _validate_job(job_id, body, parts, found)
-        if job is not None:
-            if cadences is not None and job.every not in cadences:
-                allowed = ", ".join(f'"{c.value}"' for c in Cadence if c in cadences)
-                found.add(
-                    "SCH104",
-                    (*parts, "every"),
-                    f"this provider supports every = {allowed} only,"
-                    f" got {toml_repr(job.every.value)}",
-                )
-            jobs.append(job)
-    return jobs
+        body = _job_table(job_id, raw, parts, found)
+        if body is None:
+            continue
+        every = body.get("every")
+        if cadences is not None and every in CADENCE_NAMES and Cadence(every) not in cadences:
+            allowed = ", ".join(f'"{c.value}"' for c in Cadence if c in cadences)
+            found.add(
+                "SCH104",
+                (*parts, "every"),
+                f"this provider supports every = {allowed} only, got {toml_repr(every)}",
+            )
+        candidates.append((parts, body))
+    return candidates
 
 
 def _check_job_id(job_id: str, parts: KeyPath, found: _Collector) -> None:
-    if len(job_id) <= PORTABLE_ID_LENGTH and _PORTABLE_ID.fullmatch(job_id):
+    if _PORTABLE_ID.fullmatch(job_id):
         return
     if not job_id:
         found.add(
@@ -305,7 +338,10 @@ def _check_job_id(job_id: str, parts: KeyPath, found: _Collector) -> None:
     )
 
 
-def _validate_job(job_id: str, body: object, parts: KeyPath, found: _Collector) -> Job | None:
+def _job_table(
+    job_id: str, body: object, parts: KeyPath, found: _Collector
+) -> dict[str, Any] | None:
+    """The job's table ready for the model, or None (reported) when it is not a table."""
     if not isinstance(body, dict):
         found.add(
             "SCH010",
@@ -322,17 +358,13 @@ def _validate_job(job_id: str, body: object, parts: KeyPath, found: _Collector) 
             "the job ID is the table's name; remove this key",
             at="key",
         )
-        body = {k: v for k, v in body.items() if k != "id"}
-    try:
-        return Job.model_validate({**body, "id": job_id})
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            _translate(error, body, parts, found)
-        return None
+        return {k: v for k, v in body.items() if k != "id"}
+    return body
 
 
-def _translate(error: Any, body: dict[str, Any], parts: KeyPath, found: _Collector) -> None:
-    key = str(error["loc"][0]) if error["loc"] else ""
+def _translate(
+    error: Any, key: str, body: dict[str, Any], parts: KeyPath, found: _Collector
+) -> None:
     kind = error["type"]
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(

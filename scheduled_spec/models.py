@@ -23,6 +23,7 @@ from scheduled_spec.errors import Issue
 from scheduled_spec.slots import slot_offset
 
 CADENCE_NAMES: tuple[str, ...] = tuple(c.value for c in Cadence)
+_CADENCES = {c.value: c for c in Cadence}
 EXPECTED_CADENCE = "expected one of " + ", ".join(f'"{c}"' for c in CADENCE_NAMES)
 
 # Spellings people use for a cadence, after lower-casing and removing spaces, "_" and "-".
@@ -135,10 +136,9 @@ def validate_every(value: object) -> Cadence:
             if match:
                 hint = f'did you mean every = "{match[0].value}"?'
         raise _issue_error("SCH101", f"{EXPECTED_CADENCE}, {got(value)}", hint)
-    try:
-        return Cadence(value)
-    except ValueError:
-        pass
+    cadence = _CADENCES.get(value)
+    if cadence is not None:
+        return cadence
     suggestion = suggest_cadence(value)
     if suggestion is not None:
         advice: str | None = f'did you mean "{suggestion}"?'
