@@ -1,0 +1,53 @@
+"""Shared test helpers: run the real `scheduled` command as a child process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+DEMO = ROOT / "examples" / "demo"
+
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run_cli() -> RunCli:
+    """Run ``python -m scheduled_spec ARGS`` in a child process; return its result.
+
+    Keyword arguments: ``cwd`` (default: the repository root), ``env`` (added to the
+    environment), ``timeout`` (seconds, default 60), ``input`` (text for stdin).
+    """
+
+    def run(
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+        input: str | None = None,  # noqa: A002 - mirrors subprocess.run
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "scheduled_spec", *args],
+            cwd=cwd or ROOT,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            input=input,
+            check=False,
+        )
+
+    return run
+
+
+def write_project(directory: Path, body: str) -> Path:
+    """Write `body` as directory/pyproject.toml and return the file's path."""
+    path = directory / "pyproject.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
