@@ -30,7 +30,7 @@ def run_cli() -> RunCli:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         timeout: float = 60,
-        input: str | None = None,  # noqa: A002 - mirrors subprocess.run
+        input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "scheduled_spec", *args],
