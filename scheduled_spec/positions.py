@@ -186,11 +186,11 @@ class _Scanner:
             self.skip_comment_line()
 
     def _record_header(self, parts: list[tuple[str, int]], header_at: int) -> None:
+        # A table's key is its name inside the header; its "value" starts at the "[".
         path: Path = ()
-        for i, (name, at) in enumerate(parts):
+        for name, at in parts:
             path = (*path, name)
-            # The header names its own table: point at "[" for it, at each part for parents.
-            self.record(path, at if i < len(parts) - 1 else header_at, header_at)
+            self.record(path, at, header_at)
 
 
 def _escaped(text: str, index: int) -> bool:
