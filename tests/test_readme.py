@@ -22,7 +22,7 @@ def console_transcript() -> dict[str, str]:
             transcript[command] = ""
         elif command is not None:
             transcript[command] += line + "\n"
-    return transcript
+    return {command: output.rstrip("\n") + "\n" for command, output in transcript.items()}
 
 
 def test_thirty_second_example(run_cli: RunCli, tmp_path: Path) -> None:
