@@ -1,0 +1,6 @@
+"""The reference provider (docs/provider.md): runs each job at least once per cadence.
+
+`ledger` names the seam (the `Ledger` protocol, its records and `open_ledger`),
+`ledger_sqlite` the embedded backend, `catchup` the pure due/missed arithmetic,
+`runner` and `child` how one attempt executes, and `loop` the `Provider` itself.
+"""

@@ -1,0 +1,323 @@
+"""The ledger seam (docs/provider.md section 2): what a provider records, and where.
+
+A ledger holds one row per (job ID, period key) for scheduled runs, one row per manual
+run, and one row per gap of missed periods. Every backend (SQLite now, PostgreSQL next)
+implements the `Ledger` protocol and passes the same contract suite
+(tests/provider/test_ledger_contract.py).
+
+A claim is an idempotent insert. The claimer holds a lease (``lease_until``) that it renews
+by heartbeat and a fence number; a claim whose lease expired, that was recorded abandoned,
+or whose owner is proven dead is taken over by a conditional update that bumps the fence.
+Heartbeats and outcomes are written only where the fence still matches.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from scheduled_spec.errors import ScheduledError
+
+if TYPE_CHECKING:
+    from scheduled_spec.clock import Clock
+
+
+class LedgerError(ScheduledError):
+    """The ledger cannot be opened or used: bad URL, unsupported backend, unusable file."""
+
+
+class Kind(str, Enum):
+    """What a ledger row stands for."""
+
+    SCHEDULED = "scheduled"  # the run of one period
+    MANUAL = "manual"  # `scheduled run-once`; never counts for a period
+    MISSED = "missed"  # a gap: `count` periods from `period_key` to `last_period_key`
+    SKIPPED = "skipped"  # a period that came due while one run ran and another waited
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class State(str, Enum):
+    """Where a run stands. RUNNING and ABANDONED are unfinished; the others are final."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    ABANDONED = "abandoned"
+    MISSED = "missed"
+    SKIPPED = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+UNFINISHED = (State.RUNNING, State.ABANDONED)
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()[:8]
+    except OSError:
+        return ""
+
+
+def process_start_token(pid: int) -> str | None:
+    """``<boot id>:<start time in clock ticks>`` of a live process, None when it is gone.
+
+    Tells a live owner from a process that merely reuses its pid. On systems without
+    /proc it is ``""`` for a live pid (then only the lease decides).
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # alive, owned by another user
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return ""
+    # The command name (field 2) may hold spaces and parentheses: split after the last ")".
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return f"{_boot_id()}:{fields[19]}" if len(fields) > 19 else ""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who holds a claim: host, pid, the process's start token, and a random ID."""
+
+    host: str
+    pid: int
+    token: str
+    nonce: str = field(default_factory=lambda: secrets.token_hex(6))
+
+    @classmethod
+    def current(cls) -> Owner:
+        """This process, with a fresh random ID (one per provider instance)."""
+        pid = os.getpid()
+        return cls(socket.gethostname(), pid, process_start_token(pid) or "")
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}:{self.token}:{self.nonce}"
+
+    @classmethod
+    def parse(cls, text: str) -> Owner:
+        """Inverse of ``str(owner)``. Raises ValueError."""
+        host, pid, boot, ticks, nonce = text.rsplit(":", 4)
+        return cls(host, int(pid), f"{boot}:{ticks}" if boot or ticks else "", nonce)
+
+    def proven_dead(self) -> bool:
+        """True only when this owner runs on this host and its process is gone or replaced."""
+        if self.host != socket.gethostname() or not self.token:
+            return False
+        current = process_start_token(self.pid)
+        return current is None or current not in ("", self.token)
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """Ask to run one period of one job. `period_start` and `scheduled_at` are Unix seconds."""
+
+    job_id: str
+    every: str
+    period_key: str
+    period_start: int
+    scheduled_at: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run this provider holds. Writes about it succeed only while `fence` matches."""
+
+    run_id: str
+    job_id: str
+    every: str
+    period_key: str
+    period_start: int
+    scheduled_at: int
+    fence: int
+    attempt: int  # attempts already made under any owner (the next one is attempt + 1)
+    kind: Kind = Kind.SCHEDULED
+    taken_over: bool = False
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One ledger row as stored."""
+
+    run_id: str
+    job_id: str
+    kind: Kind
+    every: str
+    period_key: str
+    period_start: int
+    state: State
+    fence: int
+    attempt: int
+    owner: str | None
+    lease_until: float | None
+    scheduled_at: int | None
+    created_at: float
+    finished_at: float | None
+    error: str | None
+    last_period_key: str | None = None
+    missed_count: int = 0
+
+    def owner_proven_dead(self) -> bool:
+        """True when the owner ran on this host and its process is gone (or its pid reused)."""
+        if self.owner is None:
+            return True
+        try:
+            return Owner.parse(self.owner).proven_dead()
+        except ValueError:
+            return False
+
+
+@dataclass(frozen=True)
+class Latest:
+    """The newest period a job has any scheduled, missed or skipped row for."""
+
+    every: str
+    period_start: int
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How one attempt of a run ended. Times are Unix seconds (wall clock)."""
+
+    attempt: int
+    outcome: State  # SUCCEEDED, FAILED, TIMED_OUT or ABANDONED
+    started_at: float
+    duration: float
+    error: str | None = None
+    output: str = ""
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Consecutive missed periods of one job, recorded as one row however many there are."""
+
+    job_id: str
+    every: str
+    first_key: str
+    first_start: int
+    last_key: str
+    last_start: int
+    count: int
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of `scheduled history`: a run and one of its attempts (or none)."""
+
+    run: RunRecord
+    attempt: Attempt | None
+
+
+class Ledger(Protocol):
+    """Where runs are recorded. Every method commits before it returns.
+
+    Times (leases, created/finished) come from the ledger's own clock: the provider's
+    `Clock` for SQLite, the database server's for PostgreSQL.
+    """
+
+    url: str
+
+    def latest(self) -> dict[str, Latest]:
+        """For each job ID with rows: its newest scheduled, missed or skipped period."""
+        ...
+
+    def unfinished(self) -> list[RunRecord]:
+        """Scheduled runs recorded running or abandoned, oldest first."""
+        ...
+
+    def claim(
+        self, requests: Sequence[ClaimRequest], owner: Owner, lease_seconds: float
+    ) -> list[Claim | RunRecord]:
+        """Claim each requested period, in one transaction.
+
+        For each request, in order: a `Claim` when the row was inserted, or taken over
+        because it was abandoned or its lease expired (fence bumped); otherwise the
+        existing row, untouched.
+        """
+        ...
+
+    def take_over(self, run: RunRecord, owner: Owner, lease_seconds: float) -> Claim | None:
+        """Take over an unfinished run whose owner the caller proved dead.
+
+        Succeeds only while the row still has ``run.fence`` and is unfinished; bumps the
+        fence. None when someone else changed it first.
+        """
+        ...
+
+    def claim_manual(self, request: ClaimRequest, owner: Owner, lease_seconds: float) -> Claim:
+        """Record a manual run (its own identity; never counts for its period)."""
+        ...
+
+    def heartbeat(self, claims: Sequence[Claim], lease_seconds: float) -> list[Claim]:
+        """Extend the leases of `claims`; return those whose fence no longer matches (lost)."""
+        ...
+
+    def record_attempt(self, claim: Claim, attempt: Attempt) -> bool:
+        """Record an attempt that will be retried. False when the fence no longer matches."""
+        ...
+
+    def finish(self, claim: Claim, attempt: Attempt) -> bool:
+        """Record the last attempt and the run's final state (the attempt's outcome).
+
+        False, and nothing written, when the fence no longer matches.
+        """
+        ...
+
+    def record_gap(self, gap: Gap) -> None:
+        """Record missed periods as one row (idempotent on its first period key)."""
+        ...
+
+    def record_skipped(self, request: ClaimRequest) -> None:
+        """Record one period as skipped because of overlap (idempotent)."""
+        ...
+
+    def history(self, job_id: str | None = None, limit: int = 50) -> list[HistoryEntry]:
+        """Newest first: up to `limit` runs, one entry per attempt (or one for none)."""
+        ...
+
+    def prune(self, days: float) -> int:
+        """Delete finished rows older than `days`, keeping each job's newest. Returns count."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+def open_ledger(url: str, *, clock: Clock) -> Ledger:
+    """Open the ledger a URL names, creating it if needed.
+
+    ``sqlite:///abs/path``, ``sqlite:relative/path`` (optionally ``?synchronous=normal``).
+    Raises LedgerError for an unknown scheme or a backend that is not available yet.
+    """
+    scheme, sep, _ = url.partition(":")
+    if not sep:
+        raise LedgerError(
+            f"expected a ledger URL such as sqlite:///path/ledger.sqlite3, got {url!r}"
+        )
+    if scheme == "sqlite":
+        from scheduled_spec.provider.ledger_sqlite import SQLiteLedger  # noqa: PLC0415
+
+        return SQLiteLedger.from_url(url, clock=clock)
+    if scheme in ("postgresql", "postgres"):
+        raise LedgerError(
+            f"{scheme}:// ledgers are not yet supported by this version; use sqlite:///PATH"
+        )
+    raise LedgerError(
+        f"unknown ledger scheme {scheme!r} in {url!r}; expected sqlite:///PATH"
+        " (postgresql:// is planned)"
+    )

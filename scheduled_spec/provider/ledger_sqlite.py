@@ -1,0 +1,474 @@
+"""The embedded ledger: one SQLite file, safe for several processes on one host.
+
+WAL journal, ``synchronous=FULL`` (a claim is on disk before the job starts), a busy
+timeout, and ``BEGIN IMMEDIATE`` for every write, so concurrent providers queue instead of
+failing with "database is locked". At open, ``PRAGMA quick_check``; a corrupt file is moved
+aside to ``<name>.corrupt-<UTC timestamp>`` with an ERROR log and a fresh ledger starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from scheduled_spec.clock import Clock
+from scheduled_spec.provider.ledger import (
+    Attempt,
+    Claim,
+    ClaimRequest,
+    Gap,
+    HistoryEntry,
+    Kind,
+    Latest,
+    LedgerError,
+    Owner,
+    RunRecord,
+    State,
+)
+
+log = logging.getLogger("scheduled_spec.provider.ledger")
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    every TEXT NOT NULL,
+    period_key TEXT NOT NULL,
+    period_start INTEGER NOT NULL,
+    last_period_key TEXT,
+    last_period_start INTEGER,
+    missed_count INTEGER NOT NULL DEFAULT 0,
+    scheduled_at INTEGER,
+    state TEXT NOT NULL,
+    owner TEXT,
+    lease_until REAL,
+    fence INTEGER NOT NULL DEFAULT 1,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    error TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_identity ON runs (job_id, period_key)
+    WHERE kind != 'manual';
+CREATE INDEX IF NOT EXISTS runs_latest ON runs (job_id, period_start);
+CREATE INDEX IF NOT EXISTS runs_unfinished ON runs (state) WHERE state IN ('running', 'abandoned');
+CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
+CREATE TABLE IF NOT EXISTS attempts (
+    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    fence INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    duration REAL NOT NULL,
+    error TEXT,
+    output TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, attempt, fence)
+);
+"""
+_RUN_COLUMNS = (
+    "run_id, job_id, kind, every, period_key, period_start, state, fence, attempt, owner,"
+    " lease_until, scheduled_at, created_at, finished_at, error, last_period_key, missed_count"
+)
+_ATTEMPT_COLUMNS = "run_id, attempt, outcome, started_at, duration, error, output"
+_SYNCHRONOUS = ("full", "normal", "extra")
+
+
+def _record(row: Sequence[Any]) -> RunRecord:
+    return RunRecord(row[0], row[1], Kind(row[2]), row[3], row[4], row[5], State(row[6]), *row[7:])
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
+
+
+class SQLiteLedger:
+    """A `Ledger` in one SQLite file. Use from one thread (the provider's loop)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Clock,
+        busy_timeout: float = 60.0,
+        synchronous: str = "full",
+    ) -> None:
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self._clock = clock
+        self._busy_ms = int(busy_timeout * 1000)
+        self._synchronous = synchronous
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(f"{path.parent}: cannot create the ledger directory: {exc}") from exc
+        self._db = self._open_checked()
+
+    @classmethod
+    def from_url(cls, url: str, *, clock: Clock) -> SQLiteLedger:
+        """``sqlite:///abs/path`` or ``sqlite:relative/path``, with ``?synchronous=normal``."""
+        rest = url.removeprefix("sqlite:")
+        rest, _, query = rest.partition("?")
+        path = rest[2:] if rest.startswith("///") else rest
+        if rest.startswith("//") and not rest.startswith("///"):
+            raise LedgerError(
+                f"expected sqlite:///ABSOLUTE/PATH or sqlite:RELATIVE/PATH, got {url!r}"
+            )
+        if not path:
+            raise LedgerError(f"{url!r} names no file; expected sqlite:///PATH/ledger.sqlite3")
+        options = {k: v[-1] for k, v in parse_qs(query).items()}
+        synchronous = options.pop("synchronous", "full").lower()
+        if synchronous not in _SYNCHRONOUS or options:
+            raise LedgerError(
+                f"{url!r}: the only option is synchronous=full|normal|extra, got {query!r}"
+            )
+        return cls(Path(path), clock=clock, synchronous=synchronous)
+
+    # -- opening ---------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None)
+        db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        return db
+
+    def _open_checked(self) -> sqlite3.Connection:
+        try:
+            db = self._connect()
+            problem = self._integrity(db)
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                raise LedgerError(f"{self.path}: cannot open the ledger: {exc}") from exc
+            problem = str(exc)
+            db = None
+        if problem is None and db is not None:
+            return self._prepare(db)
+        if db is not None:
+            db.close()
+        self._quarantine(problem or "corrupt")
+        return self._prepare(self._connect())
+
+    @staticmethod
+    def _integrity(db: sqlite3.Connection) -> str | None:
+        rows = db.execute("PRAGMA quick_check").fetchall()
+        return None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:5])
+
+    def _quarantine(self, problem: str) -> None:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                source.replace(Path(f"{target}{suffix}"))
+        log.error(
+            "ledger %s is corrupt (%s): moved aside to %s; starting a fresh ledger",
+            self.path,
+            problem,
+            target,
+            extra={"event": "ledger-quarantined", "quarantined_to": str(target)},
+        )
+
+    def _prepare(self, db: sqlite3.Connection) -> sqlite3.Connection:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("BEGIN IMMEDIATE")
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            elif int(row[0]) > SCHEMA_VERSION:
+                db.execute("ROLLBACK")
+                raise LedgerError(
+                    f"{self.path}: schema version {row[0]} is newer than this version"
+                    f" understands ({SCHEMA_VERSION}); upgrade scheduled-spec"
+                )
+            db.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise LedgerError(f"{self.path}: cannot prepare the ledger: {exc}") from exc
+        return db
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, row: dict[str, Any]) -> bool:
+        """Insert one run row unless its identity exists; True when inserted."""
+        names = ", ".join(row)
+        marks = ", ".join("?" * len(row))
+        query = f"INSERT INTO runs ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING"  # noqa: S608
+        return bool(db.execute(query, tuple(row.values())).rowcount)
+
+    @staticmethod
+    def _request_row(req: ClaimRequest, kind: Kind, state: State, now: float) -> dict[str, Any]:
+        return {
+            "run_id": secrets.token_hex(8),
+            "job_id": req.job_id,
+            "kind": str(kind),
+            "every": req.every,
+            "period_key": req.period_key,
+            "period_start": req.period_start,
+            "scheduled_at": req.scheduled_at,
+            "state": str(state),
+            "created_at": now,
+        }
+
+    def _row(self, db: sqlite3.Connection, where: str, args: Sequence[Any]) -> RunRecord | None:
+        row = db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE {where}", args).fetchone()  # noqa: S608 - fixed SQL
+        return None if row is None else _record(row)
+
+    # -- the Ledger protocol ---------------------------------------------------------------
+
+    def latest(self) -> dict[str, Latest]:
+        rows = self._db.execute(
+            "SELECT job_id, every, MAX(COALESCE(last_period_start, period_start)) FROM runs"
+            " WHERE kind != 'manual' GROUP BY job_id"
+        )
+        return {job_id: Latest(every, start) for job_id, every, start in rows}
+
+    def unfinished(self) -> list[RunRecord]:
+        rows = self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE state IN ('running', 'abandoned')"  # noqa: S608
+            " AND kind = 'scheduled' ORDER BY period_start"
+        )
+        return [_record(r) for r in rows]
+
+    def claim(
+        self, requests: Sequence[ClaimRequest], owner: Owner, lease_seconds: float
+    ) -> list[Claim | RunRecord]:
+        results: list[Claim | RunRecord] = []
+        with self._write() as db:
+            now = self._now()
+            for req in requests:
+                row = self._request_row(req, Kind.SCHEDULED, State.RUNNING, now)
+                row.update(owner=str(owner), lease_until=now + lease_seconds)
+                if self._insert(db, row):
+                    results.append(
+                        Claim(
+                            row["run_id"],
+                            req.job_id,
+                            req.every,
+                            req.period_key,
+                            req.period_start,
+                            req.scheduled_at,
+                            1,
+                            0,
+                        )
+                    )
+                    continue
+                existing = self._row(
+                    db,
+                    "job_id = ? AND period_key = ? AND kind != 'manual'",
+                    (req.job_id, req.period_key),
+                )
+                if existing is None:  # pragma: no cover - the insert conflicted with it
+                    raise LedgerError(f"{self.path}: claim conflicted with no row")
+                expired = (
+                    existing.state is State.RUNNING
+                    and existing.lease_until is not None
+                    and existing.lease_until < now
+                )
+                if existing.kind is Kind.SCHEDULED and (
+                    existing.state is State.ABANDONED or expired
+                ):
+                    claim = self._bump(db, existing, owner, now + lease_seconds)
+                    results.append(claim if claim is not None else existing)
+                else:
+                    results.append(existing)
+        return results
+
+    @staticmethod
+    def _bump(
+        db: sqlite3.Connection, run: RunRecord, owner: Owner, lease_until: float
+    ) -> Claim | None:
+        changed = db.execute(
+            "UPDATE runs SET fence = fence + 1, owner = ?, lease_until = ?, state = 'running',"
+            " finished_at = NULL WHERE run_id = ? AND fence = ?"
+            " AND state IN ('running', 'abandoned')",
+            (str(owner), lease_until, run.run_id, run.fence),
+        ).rowcount
+        if not changed:
+            return None
+        return Claim(
+            run.run_id,
+            run.job_id,
+            run.every,
+            run.period_key,
+            run.period_start,
+            run.scheduled_at or run.period_start,
+            run.fence + 1,
+            run.attempt,
+            taken_over=True,
+        )
+
+    def take_over(self, run: RunRecord, owner: Owner, lease_seconds: float) -> Claim | None:
+        with self._write() as db:
+            return self._bump(db, run, owner, self._now() + lease_seconds)
+
+    def claim_manual(self, request: ClaimRequest, owner: Owner, lease_seconds: float) -> Claim:
+        with self._write() as db:
+            now = self._now()
+            row = self._request_row(request, Kind.MANUAL, State.RUNNING, now)
+            row.update(owner=str(owner), lease_until=now + lease_seconds)
+            self._insert(db, row)
+        r = request
+        return Claim(
+            row["run_id"],
+            r.job_id,
+            r.every,
+            r.period_key,
+            r.period_start,
+            r.scheduled_at,
+            1,
+            0,
+            Kind.MANUAL,
+        )
+
+    def heartbeat(self, claims: Sequence[Claim], lease_seconds: float) -> list[Claim]:
+        if not claims:
+            return []
+        lost = []
+        with self._write() as db:
+            until = self._now() + lease_seconds
+            for claim in claims:
+                changed = db.execute(
+                    "UPDATE runs SET lease_until = ? WHERE run_id = ? AND fence = ?"
+                    " AND state = 'running'",
+                    (until, claim.run_id, claim.fence),
+                ).rowcount
+                if not changed:
+                    lost.append(claim)
+        return lost
+
+    def _attempt(self, db: sqlite3.Connection, claim: Claim, attempt: Attempt) -> bool:
+        changed = db.execute(
+            "UPDATE runs SET attempt = MAX(attempt, ?) WHERE run_id = ? AND fence = ?"
+            " AND state = 'running'",
+            (attempt.attempt, claim.run_id, claim.fence),
+        ).rowcount
+        if changed:
+            db.execute(
+                "INSERT OR REPLACE INTO attempts (run_id, attempt, fence, outcome, started_at,"
+                " duration, error, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    claim.run_id,
+                    attempt.attempt,
+                    claim.fence,
+                    str(attempt.outcome),
+                    attempt.started_at,
+                    attempt.duration,
+                    attempt.error,
+                    attempt.output,
+                ),
+            )
+        return bool(changed)
+
+    def record_attempt(self, claim: Claim, attempt: Attempt) -> bool:
+        with self._write() as db:
+            return self._attempt(db, claim, attempt)
+
+    def finish(self, claim: Claim, attempt: Attempt) -> bool:
+        with self._write() as db:
+            if not self._attempt(db, claim, attempt):
+                return False
+            db.execute(
+                "UPDATE runs SET state = ?, finished_at = ?, error = ?, lease_until = NULL"
+                " WHERE run_id = ? AND fence = ?",
+                (str(attempt.outcome), self._now(), attempt.error, claim.run_id, claim.fence),
+            )
+        return True
+
+    def record_gap(self, gap: Gap) -> None:
+        with self._write() as db:
+            now = self._now()
+            first = ClaimRequest(
+                gap.job_id, gap.every, gap.first_key, gap.first_start, gap.first_start
+            )
+            row = self._request_row(first, Kind.MISSED, State.MISSED, now)
+            row.update(
+                scheduled_at=None,
+                last_period_key=gap.last_key,
+                last_period_start=gap.last_start,
+                missed_count=gap.count,
+                finished_at=now,
+            )
+            self._insert(db, row)
+
+    def record_skipped(self, request: ClaimRequest) -> None:
+        with self._write() as db:
+            now = self._now()
+            row = self._request_row(request, Kind.SKIPPED, State.SKIPPED, now)
+            row.update(missed_count=1, finished_at=now)
+            self._insert(db, row)
+
+    def history(self, job_id: str | None = None, limit: int = 50) -> list[HistoryEntry]:
+        where, args = ("WHERE job_id = ?", [job_id]) if job_id is not None else ("", [])
+        runs = [
+            _record(r)
+            for r in self._db.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs {where}"  # noqa: S608 - fixed SQL
+                " ORDER BY created_at DESC, period_start DESC LIMIT ?",
+                (*args, limit),
+            )
+        ]
+        attempts: dict[str, list[Attempt]] = {}
+        for i in range(0, len(runs), 500):
+            ids = [r.run_id for r in runs[i : i + 500]]
+            marks = ",".join("?" * len(ids))
+            query = f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE run_id IN ({marks})"  # noqa: S608
+            for run_id, *fields in self._db.execute(
+                f"{query} ORDER BY attempt DESC, fence DESC", ids
+            ):
+                number, outcome, started, duration, error, output = fields
+                attempts.setdefault(run_id, []).append(
+                    Attempt(number, State(outcome), started, duration, error, output)
+                )
+        entries = []
+        for run in runs:
+            tried = attempts.get(run.run_id)
+            if not tried:
+                entries.append(HistoryEntry(run, None))
+            entries.extend(HistoryEntry(run, a) for a in tried or ())
+        return entries
+
+    def prune(self, days: float) -> int:
+        with self._write() as db:
+            cutoff = self._now() - days * 86_400
+            return db.execute(
+                "DELETE FROM runs WHERE state NOT IN ('running', 'abandoned')"
+                " AND created_at < ? AND (kind = 'manual' OR COALESCE(last_period_start,"
+                " period_start) < (SELECT MAX(COALESCE(r.last_period_start, r.period_start))"
+                " FROM runs r WHERE r.job_id = runs.job_id AND r.kind != 'manual'))",
+                (cutoff,),
+            ).rowcount
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,249 @@
+"""The ledger contract: every backend passes these tests unchanged (STYLE.md rule 7).
+
+Backends are the parameters of the `ledger` fixture; PostgreSQL (issue 4) adds itself there.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from scheduled_spec.provider.ledger import (
+    Attempt,
+    Claim,
+    ClaimRequest,
+    Gap,
+    Kind,
+    Ledger,
+    Owner,
+    RunRecord,
+    State,
+    open_ledger,
+)
+from tests.provider.fakes import FakeClock
+
+BACKENDS = ["sqlite"]
+LEASE = 60.0
+DAY = 86_400
+START = 1_767_225_600  # 2026-01-01T00:00:00Z
+
+OpenLedger = Callable[[], Ledger]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=BACKENDS)
+def connect(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> Iterator[OpenLedger]:
+    """Open (another connection to) one fresh ledger of the parametrized backend."""
+    opened: list[Ledger] = []
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}?synchronous=normal"
+
+    def connect() -> Ledger:
+        ledger = open_ledger(url, clock=clock)
+        opened.append(ledger)
+        return ledger
+
+    yield connect
+    for ledger in opened:
+        ledger.close()
+
+
+@pytest.fixture
+def ledger(connect: OpenLedger) -> Ledger:
+    return connect()
+
+
+def request(job: str = "nightly", day: int = 0, offset: int = 3_600) -> ClaimRequest:
+    start = START + day * DAY
+    key = f"2026-01-{day + 1:02d}"
+    return ClaimRequest(job, "day", key, start, start + offset)
+
+
+def owner(nonce: str) -> Owner:
+    return Owner("test-host", 1, "", nonce)
+
+
+def ok(number: int = 1, outcome: State = State.SUCCEEDED, error: str | None = None) -> Attempt:
+    return Attempt(number, outcome, float(START), 0.5, error, "out")
+
+
+def claim_of(result: Claim | RunRecord) -> Claim:
+    assert isinstance(result, Claim), result
+    return result
+
+
+def test_claim_inserts_once_then_returns_the_existing_row(ledger: Ledger) -> None:
+    first = claim_of(ledger.claim([request()], owner("a"), LEASE)[0])
+    (second,) = ledger.claim([request()], owner("b"), LEASE)
+    assert isinstance(second, RunRecord)
+    assert second.run_id == first.run_id
+    assert second.state is State.RUNNING
+    assert second.owner is not None
+    assert second.owner.endswith(":a")
+    assert first.fence == 1
+    assert first.attempt == 0
+
+
+def test_claims_from_two_connections_insert_one_row(connect: OpenLedger) -> None:
+    one, two = connect(), connect()
+    results = [
+        one.claim([request()], owner("a"), LEASE)[0],
+        two.claim([request()], owner("b"), LEASE)[0],
+    ]
+    assert sum(isinstance(r, Claim) for r in results) == 1
+
+
+def test_claim_batch_returns_one_result_per_request_in_order(ledger: Ledger) -> None:
+    ledger.claim([request(day=1)], owner("a"), LEASE)
+    results = ledger.claim([request(day=0), request(day=1), request(day=2)], owner("b"), LEASE)
+    assert [type(r).__name__ for r in results] == ["Claim", "RunRecord", "Claim"]
+
+
+def test_finished_run_is_never_claimed_again(ledger: Ledger, clock: FakeClock) -> None:
+    claim = claim_of(ledger.claim([request()], owner("a"), LEASE)[0])
+    assert ledger.finish(claim, ok())
+    clock.advance(10 * LEASE)
+    (again,) = ledger.claim([request()], owner("b"), LEASE)
+    assert isinstance(again, RunRecord)
+    assert again.state is State.SUCCEEDED
+
+
+def test_expired_lease_is_taken_over_with_a_new_fence(ledger: Ledger, clock: FakeClock) -> None:
+    old = claim_of(ledger.claim([request()], owner("a"), LEASE)[0])
+    clock.advance(LEASE + 1)
+    new = claim_of(ledger.claim([request()], owner("b"), LEASE)[0])
+    assert new.taken_over
+    assert new.run_id == old.run_id
+    assert new.fence == old.fence + 1
+    assert ledger.heartbeat([old], LEASE) == [old]
+    assert not ledger.finish(old, ok())
+    assert ledger.finish(new, ok())
+    (row,) = [e.run for e in ledger.history()]
+    assert row.state is State.SUCCEEDED
+    assert row.fence == new.fence
+
+
+def test_heartbeat_keeps_a_lease_alive(ledger: Ledger, clock: FakeClock) -> None:
+    claim = claim_of(ledger.claim([request()], owner("a"), LEASE)[0])
+    for _ in range(5):
+        clock.advance(LEASE / 2)
+        assert ledger.heartbeat([claim], LEASE) == []
+    (held,) = ledger.claim([request()], owner("b"), LEASE)
+    assert isinstance(held, RunRecord)
+
+
+def test_abandoned_run_is_claimable_at_once(ledger: Ledger) -> None:
+    claim = claim_of(ledger.claim([request()], owner("a"), LEASE)[0])
+    assert ledger.finish(claim, ok(outcome=State.ABANDONED, error="stopped at shutdown"))
+    assert [r.state for r in ledger.unfinished()] == [State.ABANDONED]
+    again = claim_of(ledger.claim([request()], owner("b"), LEASE)[0])
+    assert again.taken_over
+    assert again.attempt == 1
+    assert again.fence == 2
+
+
+def test_take_over_needs_the_fence_it_saw(ledger: Ledger) -> None:
+    ledger.claim([request()], owner("a"), LEASE)
+    (seen,) = ledger.unfinished()
+    first = ledger.take_over(seen, owner("b"), LEASE)
+    assert first is not None
+    assert first.fence == seen.fence + 1
+    assert ledger.take_over(seen, owner("c"), LEASE) is None
+
+
+def test_record_attempt_counts_attempts_under_the_fence(ledger: Ledger) -> None:
+    claim = claim_of(ledger.claim([request()], owner("a"), LEASE)[0])
+    assert ledger.record_attempt(claim, ok(1, State.FAILED, "ValueError: boom"))
+    assert ledger.finish(claim, ok(2))
+    entries = ledger.history()
+    assert [(e.attempt.attempt, e.attempt.outcome) for e in entries if e.attempt] == [
+        (2, State.SUCCEEDED),
+        (1, State.FAILED),
+    ]
+    assert entries[-1].attempt is not None
+    assert entries[-1].attempt.error == "ValueError: boom"
+    assert entries[0].run.attempt == 2
+
+
+def test_latest_is_the_newest_period_of_any_non_manual_row(ledger: Ledger) -> None:
+    assert ledger.latest() == {}
+    ledger.claim([request(day=1)], owner("a"), LEASE)
+    ledger.record_gap(
+        Gap("nightly", "day", "2026-01-03", START + 2 * DAY, "2026-01-05", START + 4 * DAY, 3)
+    )
+    ledger.record_skipped(request("other", day=7))
+    ledger.claim_manual(request(day=20), owner("a"), LEASE)
+    latest = ledger.latest()
+    assert latest["nightly"].period_start == START + 4 * DAY
+    assert latest["nightly"].every == "day"
+    assert latest["other"].period_start == START + 7 * DAY
+
+
+def test_a_gap_is_one_row_however_long(ledger: Ledger) -> None:
+    gap = Gap(
+        "every-minute",
+        "minute",
+        "2026-01-01T00:01",
+        START + 60,
+        "2036-01-01T00:00",
+        START + 315_532_800,
+        5_258_880,
+    )
+    ledger.record_gap(gap)
+    ledger.record_gap(gap)
+    (entry,) = ledger.history()
+    assert entry.run.kind is Kind.MISSED
+    assert entry.run.missed_count == 5_258_880
+    assert entry.run.last_period_key == "2036-01-01T00:00"
+
+
+def test_manual_runs_have_their_own_identity(ledger: Ledger) -> None:
+    scheduled = claim_of(ledger.claim([request()], owner("a"), LEASE)[0])
+    one = ledger.claim_manual(request(), owner("a"), LEASE)
+    two = ledger.claim_manual(request(), owner("a"), LEASE)
+    assert len({scheduled.run_id, one.run_id, two.run_id}) == 3
+    assert one.kind is Kind.MANUAL
+    assert ledger.finish(one, ok())
+    assert [r.run_id for r in ledger.unfinished()] == [scheduled.run_id]
+
+
+def test_history_is_newest_first_filtered_and_limited(ledger: Ledger, clock: FakeClock) -> None:
+    for day in range(5):
+        ledger.claim([request(day=day), request("other", day=day)], owner("a"), LEASE)
+        clock.advance(DAY)
+    keys = [e.run.period_key for e in ledger.history(job_id="nightly", limit=3)]
+    assert keys == ["2026-01-05", "2026-01-04", "2026-01-03"]
+    assert {e.run.job_id for e in ledger.history(job_id="other")} == {"other"}
+
+
+def test_prune_keeps_unfinished_rows_and_each_jobs_newest(ledger: Ledger, clock: FakeClock) -> None:
+    for day in range(3):
+        claim = claim_of(ledger.claim([request(day=day)], owner("a"), LEASE)[0])
+        ledger.finish(claim, ok())
+    ledger.claim([request("running", day=0)], owner("a"), LEASE)
+    clock.advance(100 * DAY)
+    assert ledger.prune(90) == 2
+    assert sorted(e.run.period_key for e in ledger.history()) == ["2026-01-01", "2026-01-03"]
+    assert ledger.latest()["nightly"].period_start == START + 2 * DAY
+
+
+def test_owner_of_a_dead_process_is_proven_dead() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    me = Owner.current()
+    dead = Owner(me.host, process.pid, me.token, "x")
+    assert dead.proven_dead()
+    assert not me.proven_dead()
+    assert Owner.parse(str(me)) == me
+    assert not Owner("elsewhere", process.pid, me.token, "x").proven_dead()
+    reused = Owner(me.host, me.pid, me.token.split(":")[0] + ":1", "x")
+    assert reused.proven_dead()

@@ -1,0 +1,65 @@
+"""What only the SQLite ledger does: URLs, integrity check and quarantine, schema version."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from scheduled_spec.provider.ledger import LedgerError, open_ledger
+from scheduled_spec.provider.ledger_sqlite import SQLiteLedger
+from tests.provider.fakes import FakeClock
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://localhost/x", "unknown ledger scheme 'mysql'"),
+        ("postgresql://localhost/test", "not yet supported"),
+        ("ledger.sqlite3", "expected a ledger URL"),
+        ("sqlite:", "names no file"),
+        ("sqlite://host/x", "expected sqlite:///ABSOLUTE/PATH"),
+        ("sqlite:x.db?journal=off", "the only option is synchronous"),
+    ],
+)
+def test_bad_ledger_urls_say_what_is_expected(url: str, message: str) -> None:
+    with pytest.raises(LedgerError, match=message):
+        open_ledger(url, clock=FakeClock())
+
+
+def test_relative_and_absolute_urls_name_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = open_ledger("sqlite:sub/ledger.db", clock=FakeClock())
+    absolute = open_ledger(f"sqlite:///{tmp_path}/abs.db", clock=FakeClock())
+    relative.close()
+    absolute.close()
+    assert (tmp_path / "sub" / "ledger.db").is_file()
+    assert (tmp_path / "abs.db").is_file()
+
+
+def test_corrupt_file_is_moved_aside_and_a_fresh_ledger_starts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with caplog.at_level(logging.ERROR):
+        ledger = SQLiteLedger(path, clock=FakeClock())
+    assert ledger.latest() == {}
+    ledger.close()
+    (moved,) = tmp_path.glob("ledger.sqlite3.corrupt-*")
+    assert moved.read_bytes().startswith(b"this is not a database")
+    assert "is corrupt" in caplog.text
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    SQLiteLedger(path, clock=FakeClock()).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    db.close()
+    with pytest.raises(LedgerError, match="schema version 99 is newer"):
+        SQLiteLedger(path, clock=FakeClock())
