@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import difflib
 import json
+import keyword
 import math
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from scheduled_spec.cadence import Cadence
@@ -165,15 +166,32 @@ def validate_entrypoint(value: object) -> Entrypoint:
         raise _issue_error(exc.code, str(exc), exc.hint) from None
 
 
+# An identifier (Unicode letters allowed, as in Python) that is not a keyword; JSON Schema
+# validators running Python's `re` (validate-pyproject) match non-ASCII letters with \w.
+_IDENTIFIER = r"(?!(?:{})(?![\w]))[^\W\d]\w*".format("|".join(keyword.kwlist))
+ENTRYPOINT_PATTERN = rf"^{_IDENTIFIER}(?:\.{_IDENTIFIER})*:{_IDENTIFIER}(?:\.{_IDENTIFIER})*$"
+
 CadenceField = Annotated[
     Cadence,
-    PlainValidator(validate_every, json_schema_input_type=str),
+    PlainValidator(validate_every),
     PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "enum": list(CADENCE_NAMES)}),
+    Field(
+        description="The promise: the job runs at least once in every period of this cadence"
+        " (UTC; a week starts on Monday, a month on the 1st).",
+        examples=["day"],
+    ),
 ]
 EntrypointField = Annotated[
     Entrypoint,
-    PlainValidator(validate_entrypoint, json_schema_input_type=str),
+    PlainValidator(validate_entrypoint),
     PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": ENTRYPOINT_PATTERN}),
+    Field(
+        description='What to call: "module:attribute", an importable module, a colon and'
+        " the dotted name of a callable that takes no arguments.",
+        examples=["app.jobs:clean_files", "app.tasks:Reports.weekly"],
+    ),
 ]
 
 

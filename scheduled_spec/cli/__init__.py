@@ -15,6 +15,7 @@ import sys
 import click
 
 from scheduled_spec import __version__
+from scheduled_spec.cli.schema import schema
 from scheduled_spec.cli.show import show
 from scheduled_spec.cli.validate import validate
 
@@ -41,6 +42,7 @@ def cli() -> None:
 
 cli.add_command(validate)
 cli.add_command(show)
+cli.add_command(schema)
 
 
 def main() -> None:
