@@ -1,0 +1,63 @@
+"""What runs inside the child process of one attempt (docs/provider.md 8).
+
+``python -c "from scheduled_spec.provider.child import main; main()" ENTRYPOINT ROOT FD``:
+put ROOT first on sys.path, import the entrypoint, call it, await what it returns when that
+is awaitable. On an exception the traceback goes to stderr, a one-line summary to file
+descriptor FD, and the exit code is 1. A ``SystemExit`` from the job keeps its own code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import sys
+import traceback
+from collections.abc import Awaitable
+from typing import Any
+
+
+def call(target: Any) -> None:
+    """Call `target` with no arguments; run it to completion if it returns an awaitable."""
+    result = target()
+    if inspect.iscoroutine(result):
+        asyncio.run(result)
+    elif inspect.isawaitable(result):
+
+        async def wait(awaitable: Awaitable[Any]) -> None:
+            await awaitable
+
+        asyncio.run(wait(result))
+
+
+def summary(exc: BaseException) -> str:
+    """``ValueError: boom``: the exception's type and first line of its message."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _report(fd: int, text: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(fd, text.encode("utf-8", "replace")[:2000])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run one attempt. Exits 0 on success, 1 on an exception, the job's code on SystemExit."""
+    entrypoint, root, fd_text = (argv if argv is not None else sys.argv[1:])[:3]
+    fd = int(fd_text)
+    if root:
+        sys.path.insert(0, root)
+    # Imported here so that a broken installation is reported like any other failure.
+    from scheduled_spec.entrypoint import resolve  # noqa: PLC0415
+
+    try:
+        target = resolve(entrypoint)
+        call(target)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - anything the job raises is its failure
+        traceback.print_exc()
+        sys.stderr.flush()
+        _report(fd, summary(exc))
+        sys.exit(1)

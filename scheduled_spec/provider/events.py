@@ -1,0 +1,129 @@
+"""The provider's log lines: one per start and end of an attempt, and one per notable event.
+
+Each record carries ``event`` and the fields it names as attributes (``extra``), so the
+CLI's JSON formatter can emit them as keys; the text formatter shows the message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scheduled_spec.provider.ledger import Attempt, Claim, ClaimRequest, Gap, RunRecord, State
+
+log = logging.getLogger("scheduled_spec.provider")
+
+#: The attributes a provider log record may carry besides the standard ones.
+FIELDS = (
+    "event",
+    "job",
+    "period",
+    "attempt",
+    "run_id",
+    "fence",
+    "late_seconds",
+    "outcome",
+    "duration",
+    "error",
+    "count",
+    "seconds",
+)
+
+
+def emit(level: int, event: str, message: str, **fields: Any) -> None:
+    """Log `message` at `level` with ``event`` and `fields` attached to the record."""
+    if log.isEnabledFor(level):
+        log.log(level, message, extra={"event": event, **fields})
+
+
+def started(claim: Claim, attempt: int, late: float) -> None:
+    """One line per attempt start."""
+    emit(
+        logging.INFO,
+        "start",
+        f"start {claim.job_id} period {claim.period_key} attempt {attempt}",
+        job=claim.job_id,
+        period=claim.period_key,
+        attempt=attempt,
+        run_id=claim.run_id,
+        fence=claim.fence,
+        late_seconds=round(late, 3),
+    )
+
+
+def ended(claim: Claim, result: Attempt) -> None:
+    """One line per attempt end, with its outcome and error summary."""
+    why = f" ({result.error})" if result.error else ""
+    emit(
+        logging.INFO if result.outcome is State.SUCCEEDED else logging.WARNING,
+        "end",
+        f"end {claim.job_id} period {claim.period_key} attempt {result.attempt}: "
+        f"{result.outcome}{why}",
+        job=claim.job_id,
+        period=claim.period_key,
+        attempt=result.attempt,
+        run_id=claim.run_id,
+        outcome=str(result.outcome),
+        duration=round(result.duration, 3),
+        error=result.error,
+    )
+
+
+def missed(gap: Gap) -> None:
+    """Periods recorded as missed (one line however many)."""
+    emit(
+        logging.WARNING,
+        "missed",
+        f"{gap.job_id}: {gap.count} period(s) missed, {gap.first_key} to {gap.last_key}",
+        job=gap.job_id,
+        period=gap.first_key,
+        count=gap.count,
+    )
+
+
+def skipped(request: ClaimRequest) -> None:
+    """A period skipped because one run ran and another waited."""
+    emit(
+        logging.WARNING,
+        "skipped",
+        f"{request.job_id}: period {request.period_key} skipped: the previous run still runs",
+        job=request.job_id,
+        period=request.period_key,
+    )
+
+
+def taken_over(record: RunRecord, claim: Claim) -> None:
+    """An unfinished run of a dead, expired or stopped owner is run again."""
+    emit(
+        logging.WARNING,
+        "take-over",
+        f"{record.job_id}: period {record.period_key} was left {record.state} by"
+        f" {record.owner}; running it again",
+        job=record.job_id,
+        period=record.period_key,
+        fence=claim.fence,
+    )
+
+
+def lost(claim: Claim) -> None:
+    """This provider's fence no longer matches: someone took the run over."""
+    emit(
+        logging.ERROR,
+        "claim-lost",
+        f"{claim.job_id}: lost the claim on period {claim.period_key} (fence {claim.fence}):"
+        " another provider took it over",
+        job=claim.job_id,
+        period=claim.period_key,
+        fence=claim.fence,
+    )
+
+
+def jumped(drift: float) -> None:
+    """The wall clock moved differently from the monotonic clock."""
+    direction = "forward" if drift > 0 else "backward"
+    emit(
+        logging.WARNING,
+        "clock-jump",
+        f"wall clock jumped {direction} by {abs(drift):.0f} s",
+        seconds=round(drift, 3),
+    )

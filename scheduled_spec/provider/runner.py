@@ -1,0 +1,375 @@
+"""Runners execute one attempt of a run (docs/provider.md 8-9).
+
+`ChildRunner` (the default) starts a child interpreter per attempt in its own session and
+process group, so a job that crashes, segfaults, calls ``os._exit`` or hangs cannot take
+the provider down; one thread per child watches it, reads its output (bounded: head and
+tail) and enforces the timeout (SIGTERM to the group, SIGKILL after a grace period).
+`InlineRunner` calls jobs in a thread pool of this process: for light jobs and benchmarks;
+it cannot stop a thread, so a timed-out or abandoned inline call keeps running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from scheduled_spec.entrypoint import Entrypoint
+from scheduled_spec.provider import child
+from scheduled_spec.provider.ledger import Attempt, State
+
+OUTPUT_LIMIT = 64 * 1024
+Sink = Callable[[str, bytes], None]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a job learns about the run it executes (also its environment variables)."""
+
+    job_id: str
+    period: str
+    at: str  # the slot instant, RFC 3339 UTC
+    attempt: int
+    run_id: str
+    fence: int
+
+    def env(self) -> dict[str, str]:
+        """``SCHEDULED_JOB_ID``, ``SCHEDULED_PERIOD``, ``SCHEDULED_AT``, ... as strings."""
+        return {
+            "SCHEDULED_JOB_ID": self.job_id,
+            "SCHEDULED_PERIOD": self.period,
+            "SCHEDULED_AT": self.at,
+            "SCHEDULED_ATTEMPT": str(self.attempt),
+            "SCHEDULED_RUN_ID": self.run_id,
+            "SCHEDULED_FENCE": str(self.fence),
+        }
+
+
+_CURRENT: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar(
+    "scheduled_run", default=None
+)
+
+
+def current_run() -> RunContext | None:
+    """The run an inline job is executing for (child jobs read the environment instead)."""
+    return _CURRENT.get()
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One attempt to execute: what, for which run, where, and its limits (seconds)."""
+
+    entrypoint: Entrypoint
+    context: RunContext
+    root: Path | None
+    timeout: float
+    kill_grace: float
+    started_at: float  # wall clock, Unix seconds, for the record
+
+
+class RunHandle(Protocol):
+    """A started attempt."""
+
+    def poll(self) -> Attempt | None:
+        """The attempt's outcome once it ended (or timed out), else None."""
+        ...
+
+    def stop(self) -> None:
+        """Stop the attempt; it ends as ABANDONED."""
+        ...
+
+
+class Runner(Protocol):
+    """Starts attempts. `done` is called (from any thread) when an attempt ends."""
+
+    def start(self, spec: RunSpec, done: Callable[[], None]) -> RunHandle:
+        """Start one attempt. Raises OSError when it cannot be started."""
+        ...
+
+    def close(self) -> None:
+        """Release threads and pools."""
+        ...
+
+
+class _Output:
+    """The first and last `limit / 2` bytes of a stream, and how many were dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self.half = limit // 2
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def add(self, data: bytes) -> None:
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        self.tail += data
+        excess = len(self.tail) - self.half
+        if excess > 0:
+            del self.tail[:excess]
+            self.dropped += excess
+
+    def text(self) -> str:
+        middle = f"\n[... {self.dropped} bytes omitted ...]\n".encode() if self.dropped else b""
+        return bytes(self.head + middle + self.tail).decode("utf-8", "replace")
+
+
+def signal_name(number: int) -> str:
+    """``SIGSEGV`` for 11; ``signal 99`` for numbers without a name."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class _ChildHandle:
+    def __init__(
+        self, spec: RunSpec, done: Callable[[], None], limit: int, sink: Sink | None
+    ) -> None:
+        self.spec = spec
+        self._done = done
+        self._sink = sink
+        self._output = _Output(limit)
+        self._result: Attempt | None = None
+        self._stop_at: float | None = None
+        self._reason: State | None = None
+        self._lock = threading.Lock()
+        error_r, error_w = os.pipe()
+        self._wake_r, self._wake_w = os.pipe()
+        root = str(spec.root) if spec.root is not None else ""
+        try:
+            self._proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "from scheduled_spec.provider.child import main; main()",
+                    str(spec.entrypoint),
+                    root,
+                    str(error_w),
+                ],
+                cwd=root or None,
+                env={**os.environ, **spec.context.env()},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                pass_fds=(error_w,),
+            )
+        except OSError:
+            for fd in (error_r, error_w, self._wake_r, self._wake_w):
+                os.close(fd)
+            raise
+        os.close(error_w)
+        self._error_r = error_r
+        self._error = b""
+        self._pidfd: int | None = (
+            os.pidfd_open(self._proc.pid) if hasattr(os, "pidfd_open") else None
+        )
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._watch, name="scheduled-child", daemon=True)
+        self._thread.start()
+
+    def poll(self) -> Attempt | None:
+        return self._result
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._result is not None or self._reason is not None:
+                return
+            self._reason = State.ABANDONED
+        self._signal(signal.SIGTERM)
+        self._stop_at = time.monotonic() + self.spec.kill_grace
+        os.write(self._wake_w, b"x")
+
+    def _signal(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, sig)
+
+    def _enforce(self, now: float) -> float | None:
+        """Apply the timeout and the kill grace; return how long to wait for events."""
+        deadline = self._started + self.spec.timeout
+        if now >= deadline and self._reason is None:
+            with self._lock:
+                self._reason = State.TIMED_OUT
+            self._signal(signal.SIGTERM)
+            self._stop_at = now + self.spec.kill_grace
+        if self._stop_at is not None and now >= self._stop_at:
+            self._signal(signal.SIGKILL)
+            self._stop_at = None
+        limits = [deadline] if self._reason is None else []
+        if self._stop_at is not None:
+            limits.append(self._stop_at)
+        if self._pidfd is None:
+            limits.append(now + 0.05)  # no pidfd: poll for the exit
+        return max(0.0, min(limits) - now) if limits else None
+
+    def _pump(self, sel: selectors.BaseSelector, wait: float | None) -> int:
+        """Read what is ready; return how many output streams reached their end."""
+        ended = 0
+        for key, _ in sel.select(wait):
+            name = key.data
+            if name == "exit":
+                sel.unregister(key.fileobj)
+                continue
+            data = os.read(key.fd, 65536)
+            if name == "wake":
+                continue
+            if not data:
+                sel.unregister(key.fileobj)
+                ended += 1
+            elif name == "error":
+                self._error += data
+            else:
+                self._output.add(data)
+                if self._sink is not None:
+                    self._sink(name, data)
+        return ended
+
+    def _watch(self) -> None:
+        proc = self._proc
+        pipes = {"stdout": proc.stdout, "stderr": proc.stderr}
+        sel = selectors.DefaultSelector()
+        for name, pipe in pipes.items():
+            if pipe is not None:
+                sel.register(pipe.fileno(), selectors.EVENT_READ, name)
+        sel.register(self._error_r, selectors.EVENT_READ, "error")
+        sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        if self._pidfd is not None:
+            sel.register(self._pidfd, selectors.EVENT_READ, "exit")
+        open_streams = 3
+        exited_at: float | None = None
+        while open_streams > 0 or exited_at is None:
+            now = time.monotonic()
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            if exited_at is None:
+                wait = self._enforce(now)
+            elif now - exited_at > 1.0:
+                break  # a grandchild holds the pipes open: stop reading
+            else:
+                wait = exited_at + 1.0 - now
+            open_streams -= self._pump(sel, wait)
+        returncode = proc.wait()
+        sel.close()
+        for fd in (self._error_r, self._wake_r, self._wake_w, self._pidfd):
+            if fd is not None:
+                os.close(fd)
+        for pipe in pipes.values():
+            if pipe is not None:
+                pipe.close()
+        self._finish(returncode, self._error.decode("utf-8", "replace").strip())
+
+    def _finish(self, returncode: int, summary: str) -> None:
+        spec = self.spec
+        duration = time.monotonic() - self._started
+        if self._reason is State.TIMED_OUT:
+            outcome, error = State.TIMED_OUT, f"timed out after {spec.timeout:g} s"
+        elif self._reason is State.ABANDONED:
+            outcome, error = State.ABANDONED, "stopped at shutdown"
+        elif returncode == 0:
+            outcome, error = State.SUCCEEDED, None
+        elif returncode < 0:
+            outcome, error = State.FAILED, f"killed by {signal_name(-returncode)}"
+        else:
+            outcome, error = State.FAILED, summary or f"exit code {returncode}"
+        self._result = Attempt(
+            spec.context.attempt, outcome, spec.started_at, duration, error, self._output.text()
+        )
+        self._done()
+
+
+class ChildRunner:
+    """Run each attempt in a child interpreter (see the module docstring).
+
+    `sink`, when given, receives each chunk of output as it arrives (``run-once`` streams
+    it to the terminal).
+    """
+
+    def __init__(self, *, output_limit: int = OUTPUT_LIMIT, sink: Sink | None = None) -> None:
+        self._limit = output_limit
+        self._sink = sink
+
+    def start(self, spec: RunSpec, done: Callable[[], None]) -> RunHandle:
+        return _ChildHandle(spec, done, self._limit, self._sink)
+
+    def close(self) -> None:
+        pass
+
+
+class _InlineHandle:
+    def __init__(self, spec: RunSpec, future: Future[None]) -> None:
+        self.spec = spec
+        self._future = future
+        self._started = time.monotonic()
+        self._stopped = False
+        self._result: Attempt | None = None
+
+    def poll(self) -> Attempt | None:
+        if self._result is not None:
+            return self._result
+        spec, elapsed = self.spec, time.monotonic() - self._started
+        outcome: State | None = None
+        error: str | None = None
+        if self._future.done():
+            exc = self._future.exception()
+            if exc is None:
+                outcome = State.SUCCEEDED
+            else:
+                outcome, error = State.FAILED, child.summary(exc)
+        elif self._stopped:
+            outcome, error = State.ABANDONED, "stopped at shutdown (the thread keeps running)"
+        elif elapsed >= spec.timeout:
+            outcome, error = State.TIMED_OUT, f"timed out after {spec.timeout:g} s"
+        if outcome is not None:
+            self._result = Attempt(spec.context.attempt, outcome, spec.started_at, elapsed, error)
+        return self._result
+
+    def stop(self) -> None:
+        self._stopped = True
+
+
+class InlineRunner:
+    """Call entrypoints in a pool of `workers` threads of this process (no isolation)."""
+
+    def __init__(self, workers: int = 10) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scheduled")
+        self._targets: dict[Entrypoint, Callable[[], Any]] = {}
+        self._lock = threading.Lock()
+
+    def _resolve(self, spec: RunSpec) -> Callable[[], Any]:
+        with self._lock:
+            target = self._targets.get(spec.entrypoint)
+            if target is None:
+                root = str(spec.root) if spec.root is not None else None
+                if root is not None and root not in sys.path:
+                    sys.path.insert(0, root)
+                target = self._targets[spec.entrypoint] = spec.entrypoint.resolve()
+            return target
+
+    def _call(self, spec: RunSpec) -> None:
+        token = _CURRENT.set(spec.context)
+        try:
+            child.call(self._resolve(spec))
+        finally:
+            _CURRENT.reset(token)
+
+    def start(self, spec: RunSpec, done: Callable[[], None]) -> RunHandle:
+        future = self._pool.submit(self._call, spec)
+        future.add_done_callback(lambda _: done())
+        return _InlineHandle(spec, future)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
