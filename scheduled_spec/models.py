@@ -11,6 +11,7 @@ import difflib
 import json
 import keyword
 import math
+import re
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated
@@ -63,10 +64,17 @@ _CADENCE_SYNONYMS: dict[str, str] = {
 }
 
 
+_INVISIBLE = re.compile("[\u007f-\u009f\u2028\u2029]")
+
+
 def toml_repr(value: object) -> str:
     """A user's value the way TOML writes it, for messages: ``"daily"``, ``86400``, ``true``."""
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        # A TOML basic string: JSON escapes C0 controls; escape DEL, C1 and line separators
+        # too, so that nothing invisible reaches a terminal.
+        return _INVISIBLE.sub(
+            lambda m: f"\\u{ord(m[0]):04x}", json.dumps(value, ensure_ascii=False)
+        )
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):

@@ -296,3 +296,27 @@ def test_slot_words_for_every_cadence(run_cli: RunCli, tmp_path: Path) -> None:
             }[job["every"]]
         )
         assert job["next_runs"][0][-3:] == f"{offset % 60:02d}Z"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-24T08:15:12Z", "2026-11-24T08:15:12+00:00"),
+        ("2026-11-24t08:15:12z", "2026-11-24T08:15:12+00:00"),
+        ("2026-11-24 08:15:12Z", "2026-11-24T08:15:12+00:00"),
+        ("2026-11-24T08:15:12.5Z", "2026-11-24T08:15:12.500000+00:00"),
+        ("2026-11-24T08:15:12.123456789Z", "2026-11-24T08:15:12.123456+00:00"),
+        ("2026-11-24T09:15:12+01:00", "2026-11-24T08:15:12+00:00"),
+        ("2026-11-24T08:15Z", "2026-11-24T08:15:00+00:00"),
+    ],
+)
+def test_now_accepts_rfc3339_on_every_python(text: str, expected: str) -> None:
+    from scheduled_spec.cli.common import parse_instant  # noqa: PLC0415
+
+    assert parse_instant(text).isoformat() == expected
+
+
+def test_now_rejects_impossible_dates(run_cli: RunCli) -> None:
+    result = run_cli("show", str(DEMO), "--now", "2026-02-30T00:00:00Z")
+    assert result.returncode == 2
+    assert "is not a valid instant" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -30,25 +31,36 @@ def display_name(path: Path) -> str:
         return str(path)
 
 
+_RFC3339 = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}(?::\d{2})?)(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})?"
+)
+
+
 def parse_instant(text: str | None, option: str = "--now") -> datetime:
     """An RFC 3339 instant (``2026-11-24T10:00:00Z``); the current time when None."""
     if text is None:
         return datetime.now(timezone.utc)
-    value = text.strip()
-    if value[-1:] in ("Z", "z"):
-        value = value[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
+    match = _RFC3339.fullmatch(text.strip())
+    if match is None:
         raise click.BadParameter(
             f"expected an RFC 3339 instant such as 2026-11-24T10:00:00Z, got {text!r}",
             param_hint=option,
-        ) from None
-    if parsed.tzinfo is None:
+        )
+    day, clock, fraction, zone = match.groups()
+    if zone is None:
         raise click.BadParameter(
             f"{text!r} has no time zone; add Z for UTC or an offset such as +01:00",
             param_hint=option,
         )
+    # Python 3.10's fromisoformat takes only 3 or 6 fraction digits and no "Z": normalise.
+    micro = f".{(fraction + '000000')[:6]}" if fraction else ""
+    offset = "+00:00" if zone in ("Z", "z") else zone
+    try:
+        parsed = datetime.fromisoformat(f"{day}T{clock}{micro}{offset}")
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{text!r} is not a valid instant: {exc}", param_hint=option
+        ) from None
     return parsed.astimezone(timezone.utc)
 
 
