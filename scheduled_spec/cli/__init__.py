@@ -15,8 +15,12 @@ import sys
 import click
 
 from scheduled_spec import __version__
+from scheduled_spec.cli.history import history
+from scheduled_spec.cli.run import run
+from scheduled_spec.cli.run_once import run_once
 from scheduled_spec.cli.schema import schema
 from scheduled_spec.cli.show import show
+from scheduled_spec.cli.tick import tick
 from scheduled_spec.cli.validate import validate
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -37,11 +41,19 @@ def cli() -> None:
     Then:
         scheduled validate            check the declarations (CI, pre-commit)
         scheduled show                when each job runs next
+        scheduled run                 run the jobs (the reference provider)
+        scheduled tick                run what is due now, then exit (cron, CI)
+        scheduled run-once JOB        run one job now
+        scheduled history             what ran, and how it ended
     """
 
 
 cli.add_command(validate)
 cli.add_command(show)
+cli.add_command(run)
+cli.add_command(tick)
+cli.add_command(run_once)
+cli.add_command(history)
 cli.add_command(schema)
 
 

@@ -1,15 +1,18 @@
 """What runs inside the child process of one attempt (docs/provider.md 8).
 
-``python -c "from scheduled_spec.provider.child import main; main()" ENTRYPOINT ROOT FD``:
-put ROOT first on sys.path, import the entrypoint, call it, await what it returns when that
-is awaitable. On an exception the traceback goes to stderr, a one-line summary to file
-descriptor FD, and the exit code is 1. A ``SystemExit`` from the job keeps its own code.
+``python .../scheduled_spec/provider/child.py ENTRYPOINT ROOT FD``: put ROOT first on
+sys.path, import the entrypoint, call it, await what it returns when that is awaitable.
+The file runs as a script and imports nothing of scheduled_spec (whose package imports
+pydantic), so starting a child costs little more than starting Python. On an exception
+the traceback goes to stderr, a one-line summary to file descriptor FD, and the exit code
+is 1. A ``SystemExit`` from the job keeps its own code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import inspect
 import os
 import sys
@@ -31,6 +34,15 @@ def call(target: Any) -> None:
         asyncio.run(wait(result))
 
 
+def resolve(entrypoint: str) -> Any:
+    """Import ``module:attr.attr`` (already validated by the provider) and return it."""
+    module, _, attribute = entrypoint.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target
+
+
 def summary(exc: BaseException) -> str:
     """``ValueError: boom``: the exception's type and first line of its message."""
     text = str(exc).strip().splitlines()
@@ -48,12 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     fd = int(fd_text)
     if root:
         sys.path.insert(0, root)
-    # Imported here so that a broken installation is reported like any other failure.
-    from scheduled_spec.entrypoint import resolve  # noqa: PLC0415
-
     try:
-        target = resolve(entrypoint)
-        call(target)
+        call(resolve(entrypoint))
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001 - anything the job raises is its failure
@@ -61,3 +69,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.flush()
         _report(fd, summary(exc))
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    # Run as a script, sys.path[0] is this file's directory: drop it so that modules of
+    # the provider never shadow the project's.
+    del sys.path[0]
+    main()

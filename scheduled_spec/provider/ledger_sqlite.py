@@ -92,6 +92,23 @@ def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
     return "not a database" in text or "malformed" in text or "corrupt" in text
 
 
+def parse_url(url: str) -> tuple[Path, str]:
+    """The file and the ``synchronous`` setting a ``sqlite:`` URL names. Raises LedgerError."""
+    rest, _, query = url.removeprefix("sqlite:").partition("?")
+    if rest.startswith("//") and not rest.startswith("///"):
+        raise LedgerError(f"expected sqlite:///ABSOLUTE/PATH or sqlite:RELATIVE/PATH, got {url!r}")
+    path = rest[2:] if rest.startswith("///") else rest
+    if not path:
+        raise LedgerError(f"{url!r} names no file; expected sqlite:///PATH/ledger.sqlite3")
+    options = {k: v[-1] for k, v in parse_qs(query).items()}
+    synchronous = options.pop("synchronous", "full").lower()
+    if synchronous not in _SYNCHRONOUS or options:
+        raise LedgerError(
+            f"{url!r}: the only option is synchronous=full|normal|extra, got {query!r}"
+        )
+    return Path(path), synchronous
+
+
 class SQLiteLedger:
     """A `Ledger` in one SQLite file. Use from one thread (the provider's loop)."""
 
@@ -117,22 +134,8 @@ class SQLiteLedger:
     @classmethod
     def from_url(cls, url: str, *, clock: Clock) -> SQLiteLedger:
         """``sqlite:///abs/path`` or ``sqlite:relative/path``, with ``?synchronous=normal``."""
-        rest = url.removeprefix("sqlite:")
-        rest, _, query = rest.partition("?")
-        path = rest[2:] if rest.startswith("///") else rest
-        if rest.startswith("//") and not rest.startswith("///"):
-            raise LedgerError(
-                f"expected sqlite:///ABSOLUTE/PATH or sqlite:RELATIVE/PATH, got {url!r}"
-            )
-        if not path:
-            raise LedgerError(f"{url!r} names no file; expected sqlite:///PATH/ledger.sqlite3")
-        options = {k: v[-1] for k, v in parse_qs(query).items()}
-        synchronous = options.pop("synchronous", "full").lower()
-        if synchronous not in _SYNCHRONOUS or options:
-            raise LedgerError(
-                f"{url!r}: the only option is synchronous=full|normal|extra, got {query!r}"
-            )
-        return cls(Path(path), clock=clock, synchronous=synchronous)
+        path, synchronous = parse_url(url)
+        return cls(path, clock=clock, synchronous=synchronous)
 
     # -- opening ---------------------------------------------------------------------------
 

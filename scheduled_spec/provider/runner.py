@@ -30,6 +30,7 @@ from scheduled_spec.provider import child
 from scheduled_spec.provider.ledger import Attempt, State
 
 OUTPUT_LIMIT = 64 * 1024
+CHILD_SCRIPT = str(Path(child.__file__).resolve())
 Sink = Callable[[str, bytes], None]
 
 
@@ -154,8 +155,7 @@ class _ChildHandle:
             self._proc = subprocess.Popen(
                 [
                     sys.executable,
-                    "-c",
-                    "from scheduled_spec.provider.child import main; main()",
+                    CHILD_SCRIPT,
                     str(spec.entrypoint),
                     root,
                     str(error_w),
@@ -251,16 +251,13 @@ class _ChildHandle:
             sel.register(self._pidfd, selectors.EVENT_READ, "exit")
         open_streams = 3
         exited_at: float | None = None
-        while open_streams > 0 or exited_at is None:
+        while True:
             now = time.monotonic()
             if exited_at is None and proc.poll() is not None:
                 exited_at = now
-            if exited_at is None:
-                wait = self._enforce(now)
-            elif now - exited_at > 1.0:
-                break  # a grandchild holds the pipes open: stop reading
-            else:
-                wait = exited_at + 1.0 - now
+            if exited_at is not None and (open_streams == 0 or now - exited_at > 1.0):
+                break  # after 1 s, a grandchild holding the pipes open is not waited for
+            wait = self._enforce(now) if exited_at is None else exited_at + 1.0 - now
             open_streams -= self._pump(sel, wait)
         returncode = proc.wait()
         sel.close()

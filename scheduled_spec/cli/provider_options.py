@@ -1,0 +1,235 @@
+"""What the provider commands share: ledger URL, clock, logging, and the provider's settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from scheduled_spec.cli.common import (
+    EXIT_INVALID,
+    display_name,
+    echo_issues,
+    parse_instant,
+    project_path,
+)
+from scheduled_spec.clock import Clock, SystemClock
+from scheduled_spec.load import validate as validate_project
+from scheduled_spec.models import Project
+from scheduled_spec.provider.catchup import CatchUp
+from scheduled_spec.provider.clocks import FileClock, FixedClock
+from scheduled_spec.provider.config import ProviderConfig
+from scheduled_spec.provider.events import FIELDS
+from scheduled_spec.provider.ledger import Ledger, LedgerError, open_ledger
+from scheduled_spec.provider.runner import ChildRunner, InlineRunner, Runner
+
+F = TypeVar("F", bound=Callable[..., Any])
+CLOCK_FILE = "SCHEDULED_CLOCK_FILE"
+
+
+def default_ledger_url(root: Path) -> str:
+    """``sqlite:///<project root>/.scheduled/ledger.sqlite3``."""
+    return f"sqlite:///{root.resolve() / '.scheduled' / 'ledger.sqlite3'}"
+
+
+def ledger_options(command: F) -> F:
+    """``--ledger URL`` (env SCHEDULED_LEDGER)."""
+    return click.option(
+        "--ledger",
+        "ledger_url",
+        envvar="SCHEDULED_LEDGER",
+        metavar="URL",
+        help="Where runs are recorded [env SCHEDULED_LEDGER; default:"
+        " sqlite:///<project root>/.scheduled/ledger.sqlite3].",
+    )(command)
+
+
+def provider_options(command: F) -> F:
+    """The settings `run` and `tick` share."""
+    options = [
+        click.option(
+            "--salt", envvar="SCHEDULED_SALT", default="", help="Slot salt [env SCHEDULED_SALT]."
+        ),
+        click.option(
+            "--catch-up",
+            type=click.Choice([c.value for c in CatchUp]),
+            default="latest",
+            show_default=True,
+            help="What to run after downtime.",
+        ),
+        click.option(
+            "--catch-up-cap",
+            type=click.IntRange(0),
+            default=100,
+            show_default=True,
+            help="With --catch-up all: most missed periods run per job.",
+        ),
+        click.option(
+            "--max-parallel",
+            type=click.IntRange(1),
+            default=8,
+            show_default=True,
+            help="Most attempts running at once.",
+        ),
+        click.option(
+            "--runner",
+            "runner_name",
+            type=click.Choice(["child", "inline"]),
+            default="child",
+            show_default=True,
+            help="child: a process per attempt; inline: threads of this process.",
+        ),
+        click.option(
+            "--attempts",
+            type=click.IntRange(1),
+            default=3,
+            show_default=True,
+            help="Attempts per run, counting the first.",
+        ),
+        click.option(
+            "--backoff",
+            type=click.FloatRange(0),
+            default=1.0,
+            show_default=True,
+            help="Seconds before the first retry; doubles each time.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0, min_open=True),
+            default=None,
+            help="Seconds an attempt may run [default: the cadence's period].",
+        ),
+        click.option(
+            "--kill-grace",
+            type=click.FloatRange(0),
+            default=10.0,
+            show_default=True,
+            help="Seconds between SIGTERM and SIGKILL.",
+        ),
+        click.option(
+            "--shutdown-grace",
+            type=click.FloatRange(0),
+            default=30.0,
+            show_default=True,
+            help="Seconds running attempts get at shutdown.",
+        ),
+        click.option(
+            "--lease",
+            type=click.FloatRange(1),
+            default=120.0,
+            show_default=True,
+            help="Seconds a claim lasts without a heartbeat.",
+        ),
+        click.option(
+            "--retention-days",
+            type=click.FloatRange(0, min_open=True),
+            default=90.0,
+            show_default=True,
+            help="Finished rows older than this are pruned.",
+        ),
+        click.option(
+            "--log-format",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            help="json: one JSON object per line.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def make_config(options: dict[str, Any]) -> ProviderConfig:
+    """A ProviderConfig from the options of `provider_options`."""
+    return ProviderConfig(
+        salt=options["salt"],
+        catch_up=CatchUp(options["catch_up"]),
+        catch_up_cap=options["catch_up_cap"],
+        max_parallel=options["max_parallel"] if options["runner_name"] == "child" else 1 << 30,
+        attempts=options["attempts"],
+        backoff=options["backoff"],
+        timeout=options["timeout"],
+        kill_grace=options["kill_grace"],
+        shutdown_grace=options["shutdown_grace"],
+        lease=options["lease"],
+        retention_days=options["retention_days"],
+    )
+
+
+def make_runner(name: str, max_parallel: int) -> Runner:
+    """The child-process runner, or an inline runner with `max_parallel` threads."""
+    return ChildRunner() if name == "child" else InlineRunner(max_parallel)
+
+
+def load_project(path: str, invalid_exit: int = EXIT_INVALID) -> Project:
+    """The validated project at PATH; print its issues and exit `invalid_exit` when invalid."""
+    file = project_path(path)
+    report = validate_project(file, filename=display_name(file))
+    if report.project is None:
+        echo_issues(report.issues, report.filename)
+        click.echo(f"{report.filename}: invalid; nothing was run", err=True)
+        raise SystemExit(invalid_exit)
+    return report.project
+
+
+def make_clock(now: str | None = None) -> Clock:
+    """``--now`` as a fixed clock; SCHEDULED_CLOCK_FILE as a file clock; else the system's."""
+    if now is not None:
+        return FixedClock(parse_instant(now))
+    clock_file = os.environ.get(CLOCK_FILE)
+    if clock_file:
+        clock = FileClock(clock_file)
+        try:
+            clock.now()
+        except (OSError, ValueError) as exc:
+            raise click.UsageError(f"{CLOCK_FILE}={clock_file}: {exc}") from None
+        return clock
+    return SystemClock()
+
+
+def open_project_ledger(url: str | None, root: Path, clock: Clock) -> Ledger:
+    """Open `url` (or the project's default ledger); a bad URL is a usage error (exit 2)."""
+    try:
+        return open_ledger(url or default_ledger_url(root), clock=clock)
+    except LedgerError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, message and the provider's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + "Z",
+            "level": record.levelname.lower(),
+            "message": record.getMessage(),
+        }
+        for name in FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                data[name] = value
+        return json.dumps(data, ensure_ascii=False)
+
+
+def configure_logging(log_format: str, level: int = logging.INFO) -> None:
+    """Send the library's log records to stderr, as text or JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = (
+        JsonFormatter()
+        if log_format == "json"
+        else logging.Formatter("%(asctime)sZ %(levelname)s %(message)s", "%Y-%m-%dT%H:%M:%S")
+    )
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    logger = logging.getLogger("scheduled_spec")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False

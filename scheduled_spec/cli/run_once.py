@@ -1,0 +1,82 @@
+"""``scheduled run-once``: the manual trigger."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from scheduled_spec.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from scheduled_spec.cli.provider_options import (
+    configure_logging,
+    ledger_options,
+    load_project,
+    make_clock,
+    open_project_ledger,
+)
+from scheduled_spec.provider.config import ProviderConfig
+from scheduled_spec.provider.ledger import State
+from scheduled_spec.provider.manual import run_once as run_job_once
+from scheduled_spec.provider.runner import ChildRunner
+
+
+def _stream(name: str, data: bytes) -> None:
+    stream = sys.stdout if name == "stdout" else sys.stderr
+    stream.buffer.write(data)
+    stream.flush()
+
+
+@click.command("run-once")
+@click.argument("job_id")
+@click.argument("path", default=".", type=click.Path())
+@ledger_options
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Seconds the run may take [default: the cadence's period].",
+)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def run_once(
+    job_id: str, path: str, ledger_url: str | None, timeout: float | None, log_format: str
+) -> None:
+    """Run JOB_ID now, once, with its output streaming to the terminal.
+
+    The run is recorded as manual: it does not count for its period, whose scheduled run
+    still happens. Exit 0 when the job succeeded, 1 when it failed, 2 when nothing could
+    run (unknown job ID, invalid project, bad ledger URL).
+
+    \b
+    Examples:
+        scheduled run-once clean-files
+        scheduled run-once nightly-report examples/demo
+    """
+    configure_logging(log_format)
+    project = load_project(path, invalid_exit=EXIT_USAGE)
+    try:
+        project.job(job_id)
+    except KeyError as exc:
+        raise click.UsageError(str(exc.args[0])) from None
+    clock = make_clock()
+    assert project.root is not None  # noqa: S101 - loaded from a file
+    ledger = open_project_ledger(ledger_url, project.root, clock)
+    try:
+        outcome = run_job_once(
+            project,
+            job_id,
+            ledger,
+            ChildRunner(sink=_stream),
+            clock,
+            ProviderConfig(timeout=timeout),
+        )
+    except OSError as exc:
+        click.echo(f"{job_id}: could not start the job: {exc}", err=True)
+        raise SystemExit(EXIT_USAGE) from None
+    finally:
+        ledger.close()
+    if outcome.state is not State.SUCCEEDED:
+        click.echo(f"{job_id}: {outcome.state}: {outcome.error}", err=True)
+        raise SystemExit(EXIT_INVALID)
+    raise SystemExit(EXIT_OK)

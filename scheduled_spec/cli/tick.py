@@ -1,0 +1,79 @@
+"""``scheduled tick``: run what is due now, wait for it, exit (for cron, CI and tests)."""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+from typing import Any
+
+import click
+
+from scheduled_spec.cli.common import EXIT_INVALID, EXIT_OK
+from scheduled_spec.cli.provider_options import (
+    configure_logging,
+    ledger_options,
+    load_project,
+    make_clock,
+    make_config,
+    make_runner,
+    open_project_ledger,
+    provider_options,
+)
+from scheduled_spec.provider.ledger import State
+from scheduled_spec.provider.loop import Provider
+
+
+@click.command()
+@click.argument("path", default=".", type=click.Path())
+@ledger_options
+@click.option("--now", metavar="RFC3339", help="Decide as if it were this instant.")
+@click.option("--dry-run", is_flag=True, help="List what would run; run and record nothing.")
+@provider_options
+def tick(
+    path: str,
+    ledger_url: str | None,
+    now: str | None,
+    dry_run: bool,
+    log_format: str,
+    **options: Any,
+) -> None:
+    """Run every job whose current period is due and not yet done, wait, exit.
+
+    Also runs catch-up (per --catch-up) and re-runs periods left unfinished by a provider
+    that died or was stopped. Ticking twice runs nothing the second time. Exit 0 when
+    everything run succeeded (or nothing was due), 1 when any run failed or timed out.
+
+    \b
+    Examples:
+        scheduled tick                          # from system cron, every minute
+        scheduled tick --dry-run
+        scheduled tick --now 2026-11-24T10:00:00Z --runner inline
+    """
+    configure_logging(log_format)
+    project = load_project(path)
+    clock = make_clock(now)
+    config = make_config({**options, "log_format": log_format})
+    assert project.root is not None  # noqa: S101 - loaded from a file
+    ledger = open_project_ledger(ledger_url, project.root, clock)
+    provider = Provider(
+        project, ledger, make_runner(options["runner_name"], options["max_parallel"]), clock, config
+    )
+    try:
+        if dry_run:
+            for job_id, period, why in provider.due():
+                click.echo(f"{job_id}\t{period}\t{why}")
+            raise SystemExit(EXIT_OK)
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            provider.stop()
+
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            outcomes = provider.tick()
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+    finally:
+        ledger.close()
+    failed = [o for o in outcomes if o.state is not State.SUCCEEDED]
+    raise SystemExit(EXIT_INVALID if failed else EXIT_OK)

@@ -1,0 +1,67 @@
+"""Manual runs (``scheduled run-once``): one attempt now, recorded as manual.
+
+A manual run has its own identity in the ledger and never counts for its period: the
+scheduled run of that period still happens.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from scheduled_spec.cadence import PERIOD_SECONDS, period_key, period_start
+from scheduled_spec.clock import Clock
+from scheduled_spec.models import Project
+from scheduled_spec.provider import events
+from scheduled_spec.provider.clocks import wait
+from scheduled_spec.provider.config import Outcome, ProviderConfig
+from scheduled_spec.provider.ledger import Attempt, ClaimRequest, Ledger, Owner
+from scheduled_spec.provider.runner import RunContext, Runner, RunSpec
+
+
+def run_once(
+    project: Project,
+    job_id: str,
+    ledger: Ledger,
+    runner: Runner,
+    clock: Clock,
+    config: ProviderConfig | None = None,
+) -> Outcome:
+    """Run one job now, once, and record it as a manual run.
+
+    Raises KeyError (with close IDs) for an unknown job, OSError when the child cannot
+    start. On KeyboardInterrupt the attempt is stopped and recorded abandoned, then the
+    interrupt propagates.
+    """
+    cfg = config or ProviderConfig()
+    job = project.job(job_id)
+    owner = Owner.current()
+    now = clock.now().timestamp()
+    start = period_start(job.every, int(now))
+    request = ClaimRequest(job.id, job.every.value, period_key(job.every, start), start, int(now))
+    claim = ledger.claim_manual(request, owner, cfg.lease)
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(now)))
+    context = RunContext(job.id, claim.period_key, at, 1, claim.run_id, claim.fence)
+    timeout = cfg.timeout or float(PERIOD_SECONDS[job.every])
+    spec = RunSpec(job.entrypoint, context, project.root, timeout, cfg.kill_grace, now)
+    done = threading.Event()
+    handle = runner.start(spec, done.set)
+    events.started(claim, 1, 0.0)
+    result: Attempt | None = None
+    try:
+        while (result := handle.poll()) is None:
+            wait(clock, done, cfg.lease / 3)
+            done.clear()
+            ledger.heartbeat([claim], cfg.lease)
+    except KeyboardInterrupt:
+        handle.stop()
+        while (result := handle.poll()) is None:
+            done.wait(0.1)
+        ledger.finish(claim, result)
+        events.ended(claim, result)
+        raise
+    finally:
+        runner.close()
+    ledger.finish(claim, result)
+    events.ended(claim, result)
+    return Outcome(job.id, claim.period_key, result.outcome, 1, result.error)
