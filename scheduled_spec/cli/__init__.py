@@ -15,6 +15,7 @@ import sys
 import click
 
 from scheduled_spec import __version__
+from scheduled_spec.cli.export import export_command
 from scheduled_spec.cli.history import history
 from scheduled_spec.cli.run import run
 from scheduled_spec.cli.run_once import run_once
@@ -55,6 +56,7 @@ cli.add_command(tick)
 cli.add_command(run_once)
 cli.add_command(history)
 cli.add_command(schema)
+cli.add_command(export_command)
 
 
 def main() -> None:

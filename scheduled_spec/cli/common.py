@@ -26,9 +26,10 @@ def project_path(path: str) -> Path:
 def display_name(path: Path) -> str:
     """The path as the user would write it: relative to the current directory when inside it."""
     try:
-        return os.path.relpath(path)
+        relative = os.path.relpath(path)
     except ValueError:  # another drive on Windows
         return str(path)
+    return str(path) if relative.startswith("..") else relative
 
 
 _RFC3339 = re.compile(
