@@ -98,6 +98,11 @@ class Provider:
         self._due.load(self.ledger.latest(), int(self.clock.now().timestamp()))
         self._loaded = True
 
+    @property
+    def busy(self) -> bool:
+        """True while some run is held (running or waiting to retry) or some period queued."""
+        return bool(self._active or self._waiting)
+
     def stop(self) -> None:
         """Stop claiming at once and shut down (safe from signal handlers and threads)."""
         self._stopping = True
@@ -119,7 +124,7 @@ class Provider:
         """Run what is due now (with catch-up and takeovers), wait for it, return outcomes."""
         self.step()
         self._claim_due = False
-        while (self._active or self._waiting) and not self._stopping:
+        while self.busy and not self._stopping:
             wait(self.clock, self._wake, self.next_wake())
             self._wake.clear()
             self.step()
