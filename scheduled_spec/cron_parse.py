@@ -101,6 +101,7 @@ def _value(index: int, text: str, offset: int) -> int:
             _HOUR: "midnight is hour 0",
             _DOM: "days of the month start at 1",
             _MONTH: "months run from 1 (jan) to 12 (dec)",
+            _DOW: "weekdays run from 0 (sun) to 6 (sat); 7 is sun too",
         }.get(index)
         reason = f"{FIELD_NAMES[index]} {value} is out of range {lo}-{hi}"
         raise _Bad(offset, len(text), reason, hint)
@@ -167,9 +168,12 @@ def _item(index: int, item: str, offset: int) -> tuple[int, int]:
     """(mask, last-weekday mask) of one comma-separated item."""
     name = FIELD_NAMES[index]
     if index == _DOW and item[0] in "Ll":
-        if len(item) == 1 or "/" in item:
+        if len(item) == 1:
             reason = f'{name} "{item}" needs a weekday or a range of weekdays after "L"'
             raise _Bad(offset, len(item), reason, 'e.g. "Lfri" or "Lmon-fri"')
+        if "/" in item:
+            reason = f'{name} "{item}": the last weekdays of the month take no step'
+            raise _Bad(offset, len(item), reason, 'write a list instead, e.g. "Lmon,Lwed"')
         start, end = _range(index, item[1:], offset + 1)
         return 0, _bits(index, start, end, 1)
     if "#" in item or item[-1] in "LlWw":
