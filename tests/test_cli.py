@@ -320,3 +320,18 @@ def test_now_rejects_impossible_dates(run_cli: RunCli) -> None:
     result = run_cli("show", str(DEMO), "--now", "2026-02-30T00:00:00Z")
     assert result.returncode == 2
     assert "is not a valid instant" in result.stderr
+
+
+def test_unknown_command_suggests_the_close_one(run_cli: RunCli) -> None:
+    result = run_cli("valdate")
+    assert result.returncode == 2
+    assert 'no such command \'valdate\' (did you mean "validate"?)' in result.stderr
+
+
+def test_every_command_is_listed_and_loads(run_cli: RunCli) -> None:
+    from scheduled_spec.cli import COMMANDS  # noqa: PLC0415
+
+    listing = run_cli("--help").stdout
+    for name in COMMANDS:
+        assert f"  {name} " in listing
+        assert run_cli(name, "--help").returncode == 0

@@ -10,24 +10,58 @@ Exceptions become exit codes here, in one place:
 
 from __future__ import annotations
 
+import difflib
+import importlib
 import sys
 
 import click
 
 from scheduled_spec import __version__
-from scheduled_spec.cli.export import export_command
-from scheduled_spec.cli.history import history
-from scheduled_spec.cli.run import run
-from scheduled_spec.cli.run_once import run_once
-from scheduled_spec.cli.schema import schema
-from scheduled_spec.cli.show import show
-from scheduled_spec.cli.tick import tick
-from scheduled_spec.cli.validate import validate
+
+# Each command's module is imported only when that command runs, so that a quick
+# `scheduled validate` in a pre-commit hook does not pay for the provider or the exports.
+COMMANDS = {
+    "validate": "scheduled_spec.cli.validate:validate",
+    "show": "scheduled_spec.cli.show:show",
+    "run": "scheduled_spec.cli.run:run",
+    "tick": "scheduled_spec.cli.tick:tick",
+    "run-once": "scheduled_spec.cli.run_once:run_once",
+    "history": "scheduled_spec.cli.history:history",
+    "schema": "scheduled_spec.cli.schema:schema",
+    "export": "scheduled_spec.cli.export:export_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use, and that suggests close names."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if args and name not in COMMANDS and not name.startswith("-"):
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            ctx.fail(f"no such command {name!r}{hint}; see 'scheduled --help'")
+        return super().resolve_command(ctx, args)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        where = COMMANDS.get(cmd_name)
+        if where is None:
+            return None
+        module, _, name = where.partition(":")
+        command = getattr(importlib.import_module(module), name)
+        assert isinstance(command, click.Command)  # noqa: S101 - a wiring mistake, caught by tests
+        return command
+
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="scheduled")
 def cli() -> None:
     """Scheduled jobs declared in pyproject.toml.
@@ -46,17 +80,9 @@ def cli() -> None:
         scheduled tick                run what is due now, then exit (cron, CI)
         scheduled run-once JOB        run one job now
         scheduled history             what ran, and how it ended
+        scheduled export TARGET       the schedule for crontab, systemd, Kubernetes, GitHub
+        scheduled schema              the JSON Schema of [tool.scheduled]
     """
-
-
-cli.add_command(validate)
-cli.add_command(show)
-cli.add_command(run)
-cli.add_command(tick)
-cli.add_command(run_once)
-cli.add_command(history)
-cli.add_command(schema)
-cli.add_command(export_command)
 
 
 def main() -> None:
