@@ -8,7 +8,7 @@ and from aware datetimes.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from enum import Enum
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -26,6 +26,10 @@ class Cadence(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+    # Hash as the plain string: as fast as a str (Enum's own hash is Python code), and a
+    # Cadence finds the same dict entry as its value.
+    __hash__ = str.__hash__
 
     @property
     def seconds(self) -> int:
@@ -77,6 +81,17 @@ def period_index(every: Cadence, start: int) -> int:
     if every is Cadence.WEEK:
         return (start - _FIRST_MONDAY) // 604_800
     return start // _FIXED[every]
+
+
+_KEY_LENGTH = {Cadence.MINUTE: 16, Cadence.HOUR: 13, Cadence.DAY: 10, Cadence.MONTH: 7}
+
+
+def period_key_of(every: Cadence, moment: datetime) -> str:
+    """The key of the period of `every` that contains `moment` (a UTC datetime)."""
+    if every is Cadence.WEEK:
+        iso = moment.isocalendar()
+        return f"{iso[0]:04d}-W{iso[1]:02d}"
+    return moment.isoformat()[: _KEY_LENGTH[every]]
 
 
 def period_key(every: Cadence, start: int) -> str:

@@ -13,6 +13,7 @@ import keyword
 import math
 import re
 from datetime import date, datetime, time
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -214,7 +215,16 @@ class Job(BaseModel):
 
     def offset(self, salt: str = "") -> int:
         """Seconds from each period's start to this job's run (the SHA-256 slot rule)."""
-        return slot_offset(self.id, self.every, salt=salt)
+        known = self._offsets
+        offset = known.get(salt)
+        if offset is None:
+            offset = known[salt] = slot_offset(self.id, self.every, salt=salt)
+        return offset
+
+    @cached_property
+    def _offsets(self) -> dict[str, int]:
+        # Offsets by salt, computed once per job: providers ask for them on every tick.
+        return {}
 
 
 #: The keys a job table may hold, in the order the spec lists them.

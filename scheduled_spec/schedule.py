@@ -15,6 +15,7 @@ from scheduled_spec.cadence import (
     next_period_start,
     period_index,
     period_key,
+    period_key_of,
     period_start,
 )
 from scheduled_spec.errors import NaiveDatetimeError
@@ -22,6 +23,7 @@ from scheduled_spec.models import Job
 from scheduled_spec.slots import slot_offset
 
 UTC = timezone.utc
+_FIXED_LENGTH = {Cadence.MINUTE: 60, Cadence.HOUR: 3_600, Cadence.DAY: 86_400}
 
 
 class Run(NamedTuple):
@@ -64,12 +66,24 @@ def period_of(every: Cadence | str, t: datetime) -> Period:
 
 def next_run(job: Job, after: datetime, *, salt: str = "") -> Run:
     """The job's first run strictly after `after`. Raises NaiveDatetimeError."""
-    now = _seconds(after, "after")
-    every, offset = job.every, slot_offset(job.id, job.every, salt=salt)
-    start = period_start(every, math.floor(now))
-    if start + offset <= now:
-        start = next_period_start(every, start)
-    return Run(job.id, period_key(every, start), _utc(start + offset))
+    if after.tzinfo is None or after.utcoffset() is None:
+        _seconds(after, "after")  # raises
+    now = after.timestamp()
+    every, offset = job.every, job.offset(salt)
+    t = math.floor(now)
+    length = _FIXED_LENGTH.get(every)
+    if length is not None:  # minute, hour, day: plain arithmetic, the common case
+        run = t - t % length + offset
+        if run <= now:
+            run += length
+    else:
+        start = period_start(every, t)
+        if start + offset <= now:
+            start = next_period_start(every, start)
+        run = start + offset
+    at = datetime.fromtimestamp(run, UTC)
+    # The run lies inside its period, so the run's own date names the period.
+    return Run(job.id, period_key_of(every, at), at)
 
 
 def runs_between(job: Job, start: datetime, end: datetime, *, salt: str = "") -> Iterator[Run]:
