@@ -20,7 +20,7 @@ def slot_offset(job_id: str, every: Cadence | str, *, salt: str = "") -> int:
     ``int.from_bytes(sha256(key).digest()[:8], "big") % period_seconds``.
     Raises ValueError for an unknown cadence.
     """
-    seconds = PERIOD_SECONDS.get(every)  # type: ignore[call-overload]
+    seconds = PERIOD_SECONDS.get(every)  # type: ignore[arg-type]  # a str finds its Cadence
     if seconds is None:
         seconds = PERIOD_SECONDS[Cadence(every)]  # raises ValueError for an unknown cadence
     digest = sha256(slot_key(job_id, salt)).digest()
