@@ -236,9 +236,13 @@ def prove_interval(
 ) -> Promise:
     """Prove that ticks at ``phase + k * seconds`` (Unix time) reach every period.
 
-    Without DST a period of fixed length P always holds a tick iff ``seconds <= P``;
-    months are checked one by one over the 400-year cycle.  Raises ValueError when
-    ``seconds < 0.1`` or ``phase`` is not in ``[0, seconds)``.
+    The promise is kept iff ``seconds`` is at most the shortest period: a period of
+    length P holds a tick whatever the phase iff the ticks are at most P apart.  The
+    shortest UTC month is 28 days; local periods that hold a DST change are measured
+    (a local day can last 23 hours, a Lord Howe hour 30 minutes).  The counterexample
+    is the first period, for this ``phase``, without a tick; it is None when this phase
+    happens to reach every period searched.  Raises ValueError when ``seconds < 0.1`` or
+    ``phase`` is not in ``[0, seconds)``.
     """
     _check_start(start)
     if not seconds >= MIN_INTERVAL:
@@ -247,29 +251,30 @@ def prove_interval(
         raise ValueError(f"phase must be in [0, {seconds!r}), got {phase!r}")
     cadence, zone = Cadence(every), tz or UTC
     ticks = _Ticks(Fraction(seconds), Fraction(phase))
-    subject, name = f"a tick every {seconds:g} s", _zone_name(tz)
+    shown = int(seconds) if float(seconds).is_integer() else seconds
+    subject, name = f"a tick every {shown} s", _zone_name(tz)
+    nominal = 28 * 86_400 if cadence is Cadence.MONTH else PERIOD_SECONDS[cadence]
+    shortest = Fraction(nominal)
     found: Period | None = None
-    known_broken = False
-    fixed = cadence is not Cadence.MONTH
     if not is_fixed(zone):
         for period in _around_transitions(cadence, zone, start):
-            if not ticks.in_span(_seconds(period.start), _seconds(period.end)):
+            span = (_seconds(period.start), _seconds(period.end))
+            shortest = min(shortest, span[1] - span[0])
+            if found is None and not ticks.in_span(*span):
                 found = period
-                break
-    if not fixed:
-        months = HORIZON_MONTHS if is_fixed(zone) else WINDOW_YEARS * 12
-        if ticks.every > 28 * 86_400:
+    if ticks.every > nominal:
+        if cadence is Cadence.MONTH:
+            months = HORIZON_MONTHS if is_fixed(zone) else WINDOW_YEARS * 12
             found = _earliest(found, _month_gap(ticks, start, zone, months))
-    elif ticks.every > PERIOD_SECONDS[cadence]:
-        known_broken = True  # fewer ticks than periods in the long run
-        found = _earliest(found, _regular_gap(ticks, cadence, start, zone))
+        else:
+            found = _earliest(found, _regular_gap(ticks, cadence, start, zone))
+    kept = ticks.every <= shortest
     suggestion = None
-    if (found is not None or known_broken) and suggest:
+    if not kept and suggest:
         suggestion = _suggest(
             lambda c: prove_interval(seconds, c, start=start, phase=phase, tz=tz, suggest=False),
             cadence,
         )
-    kept = found is None and not known_broken
     return Promise(kept, found, False, cadence, subject, name, suggestion)
 
 
@@ -348,13 +353,13 @@ def describe_broken_promise(promise: Promise) -> str:
         key = promise.counterexample.key
         return f"{promise.subject} never runs in or after {key} ({promise.zone})"
     if promise.counterexample is None:
-        where = f"some {every}s ({promise.zone})"
+        where = f"can leave a {every} ({promise.zone})"
     else:
-        where = f"{_label(promise.every, promise.counterexample.key)} ({promise.zone})"
+        where = f"leaves {_label(promise.every, promise.counterexample.key)} ({promise.zone})"
     text = (
-        f"{promise.subject} leaves {where} without a run,"
-        f' but every = "{every}" promises one per {every}'
+        f'{promise.subject} {where} without a run, but every = "{every}" promises one per {every}'
     )
+
     if promise.suggestion is not None:
         return f'{text}; use every = "{promise.suggestion.value}"'
     return f"{text}; no cadence is kept by this schedule"
