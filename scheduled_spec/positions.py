@@ -7,53 +7,40 @@ runs only when there is something to report, so a valid project pays nothing for
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
-from typing import NamedTuple
 
 import tomli
 
 Path = tuple[str | int, ...]
 
 
-class Position(NamedTuple):
-    key_line: int
-    key_column: int
-    value_line: int
-    value_column: int
-
-
-_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-_SCALAR_END = frozenset(",]}\n#\r")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SCALAR = re.compile(r"[^,\]}\n#\r]*")
+_SPACE = re.compile(r"[ \t]+")
+_SPACE_AND_COMMENTS = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)+")
+_BASIC = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_LITERAL = re.compile(r"'[^'\n]*'")
 
 
 class _Scanner:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
-        self.line_starts = [0]
-        self.line_starts.extend(i + 1 for i, ch in enumerate(text) if ch == "\n")
-        self.found: dict[Path, Position] = {}
+        # Raw indices while scanning; lines and columns are worked out only for the paths
+        # somebody asks about.
+        self.found: dict[Path, tuple[int, int]] = {}
         self.array_tables: dict[Path, int] = {}
-
-    def where(self, index: int) -> tuple[int, int]:
-        line = bisect_right(self.line_starts, index)
-        return line, index - self.line_starts[line - 1] + 1
 
     def record(self, path: Path, key_at: int, value_at: int) -> None:
         if path not in self.found:
-            self.found[path] = Position(*self.where(key_at), *self.where(value_at))
+            self.found[path] = (key_at, value_at)
 
     def skip_space(self, newlines: bool = False) -> None:
-        text, n = self.text, len(self.text)
-        while self.pos < n:
-            ch = text[self.pos]
-            if ch in " \t" or (newlines and ch in "\r\n"):
-                self.pos += 1
-            elif ch == "#" and newlines:
-                end = text.find("\n", self.pos)
-                self.pos = n if end < 0 else end
-            else:
-                return
+        pattern = _SPACE_AND_COMMENTS if newlines else _SPACE
+        match = pattern.match(self.text, self.pos)
+        if match is not None:
+            self.pos = match.end()
 
     def skip_comment_line(self) -> None:
         self.skip_space()
@@ -77,16 +64,11 @@ class _Scanner:
                     end += 1
                 self.pos = end + 3
                 return text[start : self.pos]
-        quote = text[start]
-        end = start + 1
-        while True:
-            end = text.index(quote, end)
-            if quote == '"' and _escaped(text, end):
-                end += 1
-                continue
-            break
-        self.pos = end + 1
-        return text[start : self.pos]
+        match = (_BASIC if text[start] == '"' else _LITERAL).match(text, start)
+        if match is None:
+            raise ValueError(f"unterminated string at {start}")
+        self.pos = match.end()
+        return match[0]
 
     def key(self) -> list[tuple[str, int]]:
         """A dotted key: its parts with the index where each starts."""
@@ -99,9 +81,8 @@ class _Scanner:
                 raw = self.string()
                 parts.append((tomli.loads(f"k = {raw}")["k"], at))
             else:
-                end = at
-                while end < len(self.text) and self.text[end] in _BARE:
-                    end += 1
+                match = _BARE_KEY.match(self.text, at)
+                end = at if match is None else match.end()
                 parts.append((self.text[at:end], at))
                 self.pos = end
             self.skip_space()
@@ -154,10 +135,11 @@ class _Scanner:
                 if text[self.pos] == ",":
                     self.pos += 1
         else:
-            while self.pos < len(text) and text[self.pos] not in _SCALAR_END:
-                self.pos += 1
+            match = _SCALAR.match(text, self.pos)
+            if match is not None:
+                self.pos = match.end()
 
-    def document(self) -> dict[Path, Position]:
+    def document(self) -> dict[Path, tuple[int, int]]:
         text = self.text
         prefix: Path = ()
         while True:
@@ -205,9 +187,10 @@ class Positions:
 
     def __init__(self, text: str) -> None:
         self._text = text
-        self._found: dict[Path, Position] | None = None
+        self._found: dict[Path, tuple[int, int]] | None = None
+        self._line_starts: list[int] = []
 
-    def _table(self) -> dict[Path, Position]:
+    def _table(self) -> dict[Path, tuple[int, int]]:
         if self._found is None:
             try:
                 self._found = _Scanner(self._text).document()
@@ -215,22 +198,25 @@ class Positions:
                 # Text that tomli accepted but this scanner misreads: report without places
                 # rather than fail; the issue itself is still right.
                 self._found = {}
+            self._line_starts = [0, *(m.end() for m in re.finditer("\n", self._text))]
         return self._found
+
+    def _where(self, index: int) -> tuple[int, int]:
+        line = bisect_right(self._line_starts, index)
+        return line, index - self._line_starts[line - 1] + 1
+
+    def _nearest(self, path: Path, which: int) -> tuple[int, int] | tuple[None, None]:
+        found = self._table()
+        for end in range(len(path), 0, -1):
+            indices = found.get(path[:end])
+            if indices is not None:
+                return self._where(indices[which])
+        return (None, None)
 
     def of_value(self, path: Path) -> tuple[int, int] | tuple[None, None]:
         """Where the value at `path` starts, or the nearest enclosing table's header."""
-        found = self._table()
-        for end in range(len(path), 0, -1):
-            pos = found.get(path[:end])
-            if pos is not None:
-                return (pos.value_line, pos.value_column)
-        return (None, None)
+        return self._nearest(path, 1)
 
     def of_key(self, path: Path) -> tuple[int, int] | tuple[None, None]:
         """Where the key at `path` is written, or the nearest enclosing table's header."""
-        found = self._table()
-        for end in range(len(path), 0, -1):
-            pos = found.get(path[:end])
-            if pos is not None:
-                return (pos.key_line, pos.key_column)
-        return (None, None)
+        return self._nearest(path, 0)
