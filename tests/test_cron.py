@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from scheduled_spec.cron import CronExpression, CronSyntaxError, parse_cron
 from scheduled_spec.errors import NaiveDatetimeError, ScheduledError
+from scheduled_spec.local_periods import transitions
 
 croniter_module = pytest.importorskip("croniter")
 cronsim_module = pytest.importorskip("cronsim")
@@ -353,3 +354,53 @@ def test_next_after_is_the_first_match_strictly_after(
     between = after + (run - after) * (back / 10_001)
     assert expr.next_after(between) == run
     assert expr.next_after(run - timedelta(minutes=1)) == run
+
+
+ZONE_POOL = ["Europe/Stockholm", "America/New_York", "Australia/Lord_Howe", "America/Santiago"]
+LOCAL_EXPRESSIONS = [
+    "*/7 * * * *",
+    "15,45 * * * *",
+    "0 * * * *",
+    "59 * * * *",
+    "20,40 2 * * *",
+    "*/20 1-3 * * *",
+    "30 0,23 * * *",
+    "0,30 2 * * *",
+    "10 1,3 * * *",
+]
+
+
+def _brute_next_in_zone(text: str, after: datetime, tz: tzinfo) -> datetime | None:
+    """Every wall minute from 3 hours before `after` to 27 hours after, placed with the DST
+    rule (fold 0, which shifts gap times forward), and the earliest one after `after`."""
+    expr = parse_cron(text)
+    wall = after.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0)
+    best = None
+    for minute in range(-180, 27 * 60):
+        local = (wall + timedelta(minutes=minute)).replace(tzinfo=tz)
+        if not expr.matches(local):
+            continue
+        run = local.astimezone(UTC)
+        if run > after and (best is None or run < best):
+            best = run
+    return best
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.sampled_from(ZONE_POOL),
+    st.sampled_from(LOCAL_EXPRESSIONS),
+    st.integers(min_value=0, max_value=79),
+    st.integers(min_value=-300, max_value=300),
+)
+def test_next_after_in_a_zone_matches_brute_force_around_transitions(
+    name: str, text: str, which: int, minutes: int
+) -> None:
+    """SPEC: "a local time that does not exist runs shifted forward by the gap; a local time
+    that occurs twice runs at its first occurrence" - near every kind of transition."""
+    tz = ZoneInfo(name)
+    changes = transitions(tz, datetime(2020, 1, 1, tzinfo=UTC), 40)
+    after = changes[which].at + timedelta(minutes=minutes, seconds=7)
+    run = parse_cron(text).next_after(after, tz)
+    assert run is not None
+    assert run.astimezone(UTC) == _brute_next_in_zone(text, after, tz)
