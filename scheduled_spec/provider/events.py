@@ -81,6 +81,17 @@ def missed(gap: Gap) -> None:
     )
 
 
+def queued(request: ClaimRequest) -> None:
+    """A period came due while the job's previous run runs: it starts right after."""
+    emit(
+        logging.INFO,
+        "queued",
+        f"{request.job_id}: period {request.period_key} waits for the previous run to end",
+        job=request.job_id,
+        period=request.period_key,
+    )
+
+
 def skipped(request: ClaimRequest) -> None:
     """A period skipped because one run ran and another waited."""
     emit(

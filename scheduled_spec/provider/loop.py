@@ -191,7 +191,7 @@ class Provider:
     def shutdown(self) -> None:
         """Stop claiming; give running attempts `shutdown_grace`, then stop them (abandoned)."""
         self._claiming = False
-        deadline = self._mono() + self.config.shutdown_grace
+        deadline = time.monotonic() + self.config.shutdown_grace  # real waiting, not the clock
         for run in list(self._active.values()):
             if run.handle is None:
                 now = self.clock.now().timestamp()
@@ -199,13 +199,15 @@ class Provider:
                     run,
                     Attempt(run.attempt, State.ABANDONED, now, 0.0, "not started before shutdown"),
                 )
-        while self._active and self._mono() < deadline:
-            self._wake.wait(min(1.0, max(0.0, deadline - self._mono())))
+        while self._active and time.monotonic() < deadline:
+            self._wake.wait(min(1.0, max(0.0, deadline - time.monotonic())))
             self._wake.clear()
             self._reap()
         for run in self._active.values():
             if run.handle is not None:
                 run.handle.stop()
+        # A child ignoring SIGTERM gets SIGKILL after kill_grace; an inline thread cannot be
+        # stopped, so its run is recorded abandoned (its handle says so at once).
         while self._active:
             self._wake.wait(0.1)
             self._wake.clear()
@@ -236,6 +238,8 @@ class Provider:
                 self.ledger.record_skipped(skipped)
                 events.skipped(skipped)
             elif decided.run:
+                if state.active is not None:
+                    events.queued(self._request(state, decided.run[-1]))
                 state.queue.extend(decided.run)
                 self._waiting[job_id] = None
 

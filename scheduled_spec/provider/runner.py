@@ -214,7 +214,8 @@ class _ChildHandle:
             limits.append(self._stop_at)
         if self._pidfd is None:
             limits.append(now + 0.05)  # no pidfd: poll for the exit
-        return max(0.0, min(limits) - now) if limits else None
+        # epoll cannot wait longer than ~24 days: a monthly timeout is waited for in steps.
+        return min(max(0.0, min(limits) - now), 3_600.0) if limits else 3_600.0
 
     def _pump(self, sel: selectors.BaseSelector, wait: float | None) -> int:
         """Read what is ready; return how many output streams reached their end."""
@@ -239,6 +240,22 @@ class _ChildHandle:
         return ended
 
     def _watch(self) -> None:
+        try:
+            self._supervise()
+        except BaseException as exc:  # noqa: BLE001 - the provider must always hear back
+            self._signal(signal.SIGKILL)
+            self._reason = None
+            self._result = Attempt(
+                self.spec.context.attempt,
+                State.FAILED,
+                self.spec.started_at,
+                time.monotonic() - self._started,
+                f"runner error: {child.summary(exc)}",
+                self._output.text(),
+            )
+            self._done()
+
+    def _supervise(self) -> None:
         proc = self._proc
         pipes = {"stdout": proc.stdout, "stderr": proc.stderr}
         sel = selectors.DefaultSelector()

@@ -127,6 +127,10 @@ class Project:
         db.row_factory = sqlite3.Row
         try:
             return db.execute(f"SELECT * FROM runs WHERE {where}", args).fetchall()  # noqa: S608
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # a provider is creating the ledger right now
+                return []
+            raise
         finally:
             db.close()
 
