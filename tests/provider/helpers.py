@@ -34,6 +34,9 @@ BODIES = {
     "first-hangs": "time.sleep(600) if _starts() == 1 else None",
     "exclusive": "_exclusive(3.0)",
     "async": "await asyncio.sleep(0.01)",
+    "prints": "print('to stdout', period); print('to stderr', file=sys.stderr)",
+    "floods": "sys.stdout.write('x' * 200_000 + 'THE END')",
+    "exits0": "sys.exit(0)",
 }
 
 _MODULE = """
