@@ -83,15 +83,19 @@ def period_index(every: Cadence, start: int) -> int:
     return start // _FIXED[every]
 
 
-_KEY_LENGTH = {Cadence.MINUTE: 16, Cadence.HOUR: 13, Cadence.DAY: 10, Cadence.MONTH: 7}
-
-
 def period_key_of(every: Cadence, moment: datetime) -> str:
     """The key of the period of `every` that contains `moment` (a UTC datetime)."""
     if every is Cadence.WEEK:
         iso = moment.isocalendar()
         return f"{iso[0]:04d}-W{iso[1]:02d}"
-    return moment.isoformat()[: _KEY_LENGTH[every]]
+    day = moment.date().isoformat()  # much cheaper than an aware datetime's isoformat
+    if every is Cadence.DAY:
+        return day
+    if every is Cadence.MONTH:
+        return day[:7]
+    if every is Cadence.HOUR:
+        return f"{day}T{moment.hour:02d}"
+    return f"{day}T{moment.hour:02d}:{moment.minute:02d}"
 
 
 def period_key(every: Cadence, start: int) -> str:

@@ -7,7 +7,6 @@ steps that are explicitly allowed to run the project's code.
 from __future__ import annotations
 
 import importlib
-import inspect
 import keyword
 import re
 import sys
@@ -61,6 +60,8 @@ class Entrypoint(NamedTuple):
             raise EntrypointError(
                 str(self), f'"{self.attribute}" is a {type(obj).__name__}, not callable', "SCH212"
             )
+        import inspect  # noqa: PLC0415 - only resolving needs it; validate starts faster
+
         try:
             inspect.signature(obj).bind()
         except TypeError as exc:

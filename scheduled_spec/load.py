@@ -21,7 +21,6 @@ from pydantic import TypeAdapter, ValidationError
 from scheduled_spec.cadence import Cadence
 from scheduled_spec.codes import severity_of
 from scheduled_spec.errors import InvalidProject, Issue, ProjectFileError, Severity
-from scheduled_spec.importcheck import check_imports as check_entrypoint_imports
 from scheduled_spec.models import (
     CADENCE_NAMES,
     JOB_KEYS,
@@ -185,6 +184,9 @@ def _validate_text(
     found = _Collector(text)
     jobs = _collect_jobs(document, found, cadences)
     if jobs and import_timeout is not None and not found.has_errors():
+        # Imported here: only --check-imports needs subprocess and json.
+        from scheduled_spec.importcheck import check_imports as check_entrypoint_imports  # noqa: PLC0415
+
         root = path.parent if path is not None else Path.cwd()
         pairs = [(job.id, str(job.entrypoint)) for job in jobs]
         for problem in check_entrypoint_imports(pairs, root, timeout=import_timeout):

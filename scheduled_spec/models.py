@@ -13,7 +13,6 @@ import keyword
 import math
 import re
 from datetime import date, datetime, time
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
@@ -215,16 +214,15 @@ class Job(BaseModel):
 
     def offset(self, salt: str = "") -> int:
         """Seconds from each period's start to this job's run (the SHA-256 slot rule)."""
-        known = self._offsets
+        # Offsets by salt, computed once per job (providers ask on every tick) and kept in
+        # the instance dict beside the fields; pydantic compares and dumps fields only.
+        known: dict[str, int] | None = self.__dict__.get("_offsets")
+        if known is None:
+            known = self.__dict__["_offsets"] = {}
         offset = known.get(salt)
         if offset is None:
             offset = known[salt] = slot_offset(self.id, self.every, salt=salt)
         return offset
-
-    @cached_property
-    def _offsets(self) -> dict[str, int]:
-        # Offsets by salt, computed once per job: providers ask for them on every tick.
-        return {}
 
 
 #: The keys a job table may hold, in the order the spec lists them.
@@ -234,7 +232,9 @@ JOB_KEYS: tuple[str, ...] = ("every", "entrypoint")
 class Project(BaseModel):
     """A validated project: its jobs in document order, and the warnings found."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    # The loader builds projects from validated jobs with model_construct, so the validator
+    # is only built if someone validates a Project directly.
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     jobs: tuple[Job, ...]
     path: Path | None = None

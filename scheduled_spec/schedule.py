@@ -34,6 +34,9 @@ class Run(NamedTuple):
     at: datetime
 
 
+_new_run = tuple.__new__
+
+
 class Period(NamedTuple):
     """A period of a cadence: its key and its half-open UTC interval ``[start, end)``."""
 
@@ -66,24 +69,32 @@ def period_of(every: Cadence | str, t: datetime) -> Period:
 
 def next_run(job: Job, after: datetime, *, salt: str = "") -> Run:
     """The job's first run strictly after `after`. Raises NaiveDatetimeError."""
-    if after.tzinfo is None or after.utcoffset() is None:
+    zone = after.tzinfo
+    if zone is not UTC and (zone is None or after.utcoffset() is None):
         _seconds(after, "after")  # raises
     now = after.timestamp()
     every, offset = job.every, job.offset(salt)
     t = math.floor(now)
     length = _FIXED_LENGTH.get(every)
+    # The run lies inside its period, so the run's own date names the period. This is the
+    # provider's hot path: keys are built inline, and tuple.__new__ skips NamedTuple's
+    # Python-level constructor.
     if length is not None:  # minute, hour, day: plain arithmetic, the common case
         run = t - t % length + offset
         if run <= now:
             run += length
-    else:
-        start = period_start(every, t)
-        if start + offset <= now:
-            start = next_period_start(every, start)
-        run = start + offset
-    at = datetime.fromtimestamp(run, UTC)
-    # The run lies inside its period, so the run's own date names the period.
-    return Run(job.id, period_key_of(every, at), at)
+        at = datetime.fromtimestamp(run, UTC)
+        key = at.date().isoformat()
+        if length == 3_600:
+            key = f"{key}T{at.hour:02d}"
+        elif length == 60:
+            key = f"{key}T{at.hour:02d}:{at.minute:02d}"
+        return _new_run(Run, (job.id, key, at))
+    start = period_start(every, t)
+    if start + offset <= now:
+        start = next_period_start(every, start)
+    at = datetime.fromtimestamp(start + offset, UTC)
+    return _new_run(Run, (job.id, period_key_of(every, at), at))
 
 
 def runs_between(job: Job, start: datetime, end: datetime, *, salt: str = "") -> Iterator[Run]:
