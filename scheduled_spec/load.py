@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from scheduled_spec.cadence import Cadence
 from scheduled_spec.codes import severity_of
@@ -27,6 +27,7 @@ from scheduled_spec.models import (
     Job,
     Project,
     got,
+    plain_job,
     toml_repr,
 )
 from scheduled_spec.positions import Path as KeyPath
@@ -37,7 +38,6 @@ PORTABLE_ID_LENGTH = 52
 _PORTABLE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,50}[a-z0-9])?")
 _PORTABLE_IDS = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,50}[a-z0-9])?\n)*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_JOBS = TypeAdapter(list[Job])
 _KEY_HINTS = {
     "every": 'add every = "day"; the cadences are ' + ", ".join(f'"{c}"' for c in CADENCE_NAMES),
     "entrypoint": 'add entrypoint = "module:function", for example "app.jobs:clean_files"',
@@ -238,15 +238,22 @@ def _collect_jobs(
         candidates = [(("tool", "scheduled", job_id), body) for job_id, body in table.items()]
     else:
         candidates = _check_tables(table, found, cadences)
-    # One pydantic call for all jobs: a valid project, the common case, pays the least.
-    try:
-        return _JOBS.validate_python([{**body, "id": parts[-1]} for parts, body in candidates])
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            index, *loc = error["loc"]
-            where, body = candidates[int(index)]
-            _translate(error, str(loc[0]) if loc else "", body, where, found)
-        return []
+    jobs: list[Job] = []
+    for parts, body in candidates:
+        job_id = str(parts[-1])
+        job = plain_job(job_id, body)
+        if job is None:
+            # Anything but the plain shape goes through the pydantic model, which also
+            # words exactly what is wrong.
+            try:
+                job = Job.model_validate({**body, "id": job_id})
+            except ValidationError as exc:
+                for error in exc.errors(include_url=False):
+                    key = str(error["loc"][0]) if error["loc"] else ""
+                    _translate(error, key, body, parts, found)
+                continue
+        jobs.append(job)
+    return jobs
 
 
 def _plain_tables(table: dict[str, Any]) -> bool:

@@ -206,7 +206,9 @@ EntrypointField = Annotated[
 class Job(BaseModel):
     """One declared job: ``[tool.scheduled.<id>]`` with its `every` and `entrypoint`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built on first use: the loader makes plain jobs with `plain_job`, so a quick
+    # `scheduled validate` of a valid project never pays for building the validator.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: str
     every: CadenceField
@@ -223,6 +225,38 @@ class Job(BaseModel):
         if offset is None:
             offset = known[salt] = slot_offset(self.id, self.every, salt=salt)
         return offset
+
+
+_JOB_FIELDS_SET = frozenset({"id", "every", "entrypoint"})
+_new_object = object.__new__
+_set = object.__setattr__
+
+
+def plain_job(job_id: str, table: dict[str, object]) -> Job | None:
+    """The job of a table holding exactly a valid `every` and `entrypoint`, else None.
+
+    The same rules as `Job.model_validate` (the same validator functions), without pydantic's
+    generic machinery: this is how the loader builds the common job, fast. None means "ask the
+    model", which accepts what else is valid and words what is wrong. Tests hold the two to
+    the same verdicts.
+    """
+    if len(table) != 2:
+        return None
+    every, entrypoint = table.get("every"), table.get("entrypoint")
+    cadence = _CADENCES.get(every) if type(every) is str else None
+    if cadence is None or type(entrypoint) is not str:
+        return None
+    try:
+        parsed = parse_entrypoint(entrypoint)
+    except EntrypointSyntaxError:
+        return None
+    # What BaseModel.model_construct does, for exactly these fields.
+    job = _new_object(Job)
+    _set(job, "__dict__", {"id": job_id, "every": cadence, "entrypoint": parsed})
+    _set(job, "__pydantic_fields_set__", set(_JOB_FIELDS_SET))
+    _set(job, "__pydantic_extra__", None)
+    _set(job, "__pydantic_private__", None)
+    return job
 
 
 #: The keys a job table may hold, in the order the spec lists them.
