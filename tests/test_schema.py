@@ -178,3 +178,25 @@ def test_real_validate_pyproject_uses_the_plugin(tmp_path: Path) -> None:
     code, output = run_validate_pyproject(good)
     assert code == 1
     assert "tool.scheduled.a.entrypoint" in output
+
+
+def test_plugin_does_not_import_pydantic() -> None:
+    """validate-pyproject loads the plugin on every run: it must stay cheap."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    code = (
+        "import sys; from scheduled_spec.schema import validate_pyproject_plugin as p;"
+        "p('scheduled'); print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_public_name_resolves() -> None:
+    import scheduled_spec  # noqa: PLC0415
+
+    for name in scheduled_spec.__all__:
+        assert getattr(scheduled_spec, name) is not None
+    assert callable(scheduled_spec.load)
+    assert set(scheduled_spec.__all__) <= set(dir(scheduled_spec))

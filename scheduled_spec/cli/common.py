@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from scheduled_spec.errors import Issue, ProjectFileError
-from scheduled_spec.load import resolve_path
+from scheduled_spec.loader import resolve_path
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 

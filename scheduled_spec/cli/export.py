@@ -9,7 +9,7 @@ import click
 
 from scheduled_spec.cli.common import EXIT_INVALID, display_name, echo_issues, project_path
 from scheduled_spec.export import TARGETS, ExportError, ExportOptions, export
-from scheduled_spec.load import validate as validate_project
+from scheduled_spec.loader import validate as validate_project
 
 
 @click.command(name="export")

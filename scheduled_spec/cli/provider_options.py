@@ -21,7 +21,7 @@ from scheduled_spec.cli.common import (
     project_path,
 )
 from scheduled_spec.clock import Clock, SystemClock
-from scheduled_spec.load import validate as validate_project
+from scheduled_spec.loader import validate as validate_project
 from scheduled_spec.models import Project
 from scheduled_spec.provider.catchup import CatchUp
 from scheduled_spec.provider.clocks import FileClock, FixedClock

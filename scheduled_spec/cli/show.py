@@ -16,7 +16,7 @@ from scheduled_spec.cli.common import (
     project_path,
     rfc3339,
 )
-from scheduled_spec.load import validate as validate_project
+from scheduled_spec.loader import validate as validate_project
 from scheduled_spec.models import Project
 from scheduled_spec.schedule import next_run
 from scheduled_spec.slots import describe_slot

@@ -10,8 +10,8 @@ import click
 from scheduled_spec.cadence import Cadence
 from scheduled_spec.cli.common import EXIT_INVALID, EXIT_OK, display_name, project_path
 from scheduled_spec.errors import Severity
-from scheduled_spec.load import Report
-from scheduled_spec.load import validate as validate_project
+from scheduled_spec.loader import Report
+from scheduled_spec.loader import validate as validate_project
 from scheduled_spec.models import suggest_cadence
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from scheduled_spec.cadence import PERIOD_SECONDS, Cadence, next_period_start, period_index
 from scheduled_spec.cadence import period_start as start_of
-from scheduled_spec.load import load
+from scheduled_spec.loader import load
 from scheduled_spec.provider.config import ProviderConfig
 from scheduled_spec.provider.ledger import open_ledger
 from scheduled_spec.provider.loop import Provider
