@@ -58,7 +58,9 @@ class Entrypoint(NamedTuple):
             walked += ("." if walked != self.module else ":") + part
         if not callable(obj):
             raise EntrypointError(
-                str(self), f'"{self.attribute}" is a {type(obj).__name__}, not callable', "SCH212"
+                str(self),
+                f'"{self.attribute}" is not callable: it is of type {type(obj).__name__}',
+                "SCH212",
             )
         import inspect  # noqa: PLC0415 - only resolving needs it; validate starts faster
 
