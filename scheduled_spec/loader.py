@@ -180,6 +180,14 @@ def _validate_text(
             "SCH001", Severity.ERROR, "", f"invalid TOML: {exc.msg}", hint, exc.lineno, exc.colno
         )
         return Report(filename, (issue,), None, path=path)
+    except RecursionError:
+        # tomli refuses arrays and inline tables nested past its limit this way.
+        issue = Issue(
+            "SCH001", Severity.ERROR, "",
+            "invalid TOML: arrays or inline tables are nested too deeply to read",
+            "no pyproject.toml needs hundreds of levels of nesting",
+        )  # fmt: skip
+        return Report(filename, (issue,), None, path=path)
 
     found = _Collector(text)
     jobs = _collect_jobs(document, found, cadences)

@@ -68,7 +68,10 @@ def period_of(every: Cadence | str, t: datetime) -> Period:
 
 
 def next_run(job: Job, after: datetime, *, salt: str = "") -> Run:
-    """The job's first run strictly after `after`. Raises NaiveDatetimeError."""
+    """The job's first run strictly after `after`.
+
+    Raises NaiveDatetimeError, and ValueError when that run would fall after 9999-12-31.
+    """
     zone = after.tzinfo
     if zone is not UTC and (zone is None or after.utcoffset() is None):
         _seconds(after, "after")  # raises
@@ -83,18 +86,31 @@ def next_run(job: Job, after: datetime, *, salt: str = "") -> Run:
         run = t - t % length + offset
         if run <= now:
             run += length
-        at = datetime.fromtimestamp(run, UTC)
+        try:
+            at = datetime.fromtimestamp(run, UTC)
+        except (ValueError, OverflowError):
+            raise _beyond_calendar(job, after) from None
         key = at.date().isoformat()
         if length == 3_600:
             key = f"{key}T{at.hour:02d}"
         elif length == 60:
             key = f"{key}T{at.hour:02d}:{at.minute:02d}"
         return _new_run(Run, (job.id, key, at))
-    start = period_start(every, t)
-    if start + offset <= now:
-        start = next_period_start(every, start)
-    at = datetime.fromtimestamp(start + offset, UTC)
+    try:
+        start = period_start(every, t)
+        if start + offset <= now:
+            start = next_period_start(every, start)
+        at = datetime.fromtimestamp(start + offset, UTC)
+    except (ValueError, OverflowError):
+        raise _beyond_calendar(job, after) from None
     return _new_run(Run, (job.id, period_key_of(every, at), at))
+
+
+def _beyond_calendar(job: Job, after: datetime) -> ValueError:
+    return ValueError(
+        f"job {job.id!r} has no run after {after.isoformat()} before the end of year 9999,"
+        " the last day a datetime can hold"
+    )
 
 
 def runs_between(job: Job, start: datetime, end: datetime, *, salt: str = "") -> Iterator[Run]:

@@ -325,7 +325,7 @@ def test_now_rejects_impossible_dates(run_cli: RunCli) -> None:
 def test_unknown_command_suggests_the_close_one(run_cli: RunCli) -> None:
     result = run_cli("valdate")
     assert result.returncode == 2
-    assert 'no such command \'valdate\' (did you mean "validate"?)' in result.stderr
+    assert "no such command 'valdate' (did you mean \"validate\"?)" in result.stderr
 
 
 def test_every_command_is_listed_and_loads(run_cli: RunCli) -> None:
@@ -335,3 +335,12 @@ def test_every_command_is_listed_and_loads(run_cli: RunCli) -> None:
     for name in COMMANDS:
         assert f"  {name} " in listing
         assert run_cli(name, "--help").returncode == 0
+
+
+def test_show_near_the_end_of_the_calendar(run_cli: RunCli, tmp_path: Path) -> None:
+    write_project(tmp_path, GOOD)
+    result = run_cli("show", "--now", "9999-12-31T23:59:59Z", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["jobs"][0]["next_runs"] == []
+    table = run_cli("show", "--now", "9999-12-31T23:59:59Z", cwd=tmp_path)
+    assert "(none before year 10000)" in table.stdout

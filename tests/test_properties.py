@@ -209,3 +209,16 @@ def test_mutated_valid_file_gives_project_or_invalid(data: st.DataObject) -> Non
         else:
             text = text[:position] + piece + text[position + 1 :]
     _load_or_invalid(text)
+
+
+def test_next_run_past_the_last_representable_day_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="before the end of year 9999"):
+        next_run(job("a", Cadence.DAY), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
+    with pytest.raises(ValueError, match="before the end of year 9999"):
+        next_run(job("a", Cadence.MONTH), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
+
+
+def test_deep_nesting_is_an_issue_not_a_crash() -> None:
+    report = validate("[tool.scheduled]\na = " + "[" * 2000 + "]" * 2000 + "\n")
+    assert [i.code for i in report.issues] == ["SCH001"]
+    assert "nested too deeply" in report.issues[0].message

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from itertools import islice
 from typing import Any
 
 import click
@@ -72,8 +71,11 @@ def _rows(project: Project, instant: Any, count: int, salt: str) -> list[dict[st
     for job in project.jobs:
         offset = job.offset(salt)
         runs, after = [], instant
-        for _ in islice(range(count), count):
-            run = next_run(job, after, salt=salt)
+        for _ in range(count):
+            try:
+                run = next_run(job, after, salt=salt)
+            except (ValueError, OverflowError):
+                break  # past 9999-12-31, the last day Python's datetime can hold
             runs.append(rfc3339(run.at))
             after = run.at
         rows.append(
@@ -102,7 +104,7 @@ def _render_table(rows: list[dict[str, Any]], instant: Any) -> None:
     click.echo(f"now: {rfc3339(instant)}")
     click.echo(line(headers))
     for row in rows:
-        first, *rest = row["next_runs"]
+        first, *rest = row["next_runs"] or ["(none before year 10000)"]
         click.echo(line((*(str(row[k]) for k in keys), first)))
         for run in rest:
             click.echo(line(("", "", "", "", run)))
