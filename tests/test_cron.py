@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import croniter as croniter_module
+import cronsim as cronsim_module
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,9 +19,6 @@ from hypothesis import strategies as st
 from scheduled_spec.cron import CronExpression, CronSyntaxError, parse_cron
 from scheduled_spec.errors import NaiveDatetimeError, ScheduledError
 from scheduled_spec.local_periods import transitions
-
-croniter_module = pytest.importorskip("croniter")
-cronsim_module = pytest.importorskip("cronsim")
 
 UTC = timezone.utc
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cron"
