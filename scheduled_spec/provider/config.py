@@ -23,6 +23,7 @@ class ProviderConfig:
     shutdown_grace: float = 30.0
     lease: float = 120.0
     wake: float = 30.0
+    lead: float = 1.0  # `run` claims this long before a slot, so that the slot only starts
     retention_days: float = 90.0
 
 

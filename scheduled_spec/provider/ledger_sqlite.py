@@ -140,7 +140,10 @@ class SQLiteLedger:
     # -- opening ---------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=self._busy_ms / 1000, isolation_level=None)
+        # One thread at a time uses a ledger, but not always the one that opened it.
+        db = sqlite3.connect(
+            self.path, timeout=self._busy_ms / 1000, isolation_level=None, check_same_thread=False
+        )
         db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
         return db
 

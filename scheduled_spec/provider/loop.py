@@ -23,7 +23,7 @@ from scheduled_spec.models import Project
 from scheduled_spec.provider import events
 from scheduled_spec.provider.clocks import wait
 from scheduled_spec.provider.config import Outcome, ProviderConfig
-from scheduled_spec.provider.due import DueQueue, JobState
+from scheduled_spec.provider.due import DueQueue, JobState, pop_queued
 from scheduled_spec.provider.events import emit
 from scheduled_spec.provider.ledger import (
     Attempt,
@@ -51,6 +51,7 @@ class _Active:
     handle: RunHandle | None = None
     started: float = 0.0  # monotonic start of the current attempt
     failures: int = 0
+    staged: bool = False  # claimed ahead of its slot; starts at start_after
 
 
 def _utc(seconds: int) -> str:
@@ -88,6 +89,7 @@ class Provider:
         self._next_prune = 0.0
         self._next_scan = 0.0
         self._claim_due = True
+        self._lead = 0  # seconds ahead of a slot to claim; `run` uses config.lead
         self._waiting: dict[str, None] = {}  # jobs with queued periods, in arrival order
         self.outcomes: list[Outcome] = []
 
@@ -110,6 +112,7 @@ class Provider:
 
     def run(self) -> None:
         """Run until `stop()`: wake at least every `wake` seconds; then shut down cleanly."""
+        self._lead = max(0, int(self.config.lead))
         what = f"{len(self._jobs)} jobs, ledger {self.ledger.url}, owner {self.owner}"
         emit(logging.INFO, "provider-start", f"provider started: {what}")
         self.step()
@@ -149,7 +152,7 @@ class Provider:
         limits = [self.config.wake]
         upcoming = self._due.next_at()
         if upcoming is not None and self._claiming and self._claim_due:
-            limits.append(upcoming - now)
+            limits.append(upcoming - self._lead - now)
         for run in self._active.values():
             limits.append(self._next_heartbeat - mono)
             if run.handle is None:
@@ -218,7 +221,7 @@ class Provider:
     # -- due computation -------------------------------------------------------------------
 
     def _collect_due(self, now: int) -> None:
-        for state, decided in self._due.pop_due(now):
+        for state, decided in self._due.pop_due(now, self._lead):
             job_id, every = state.job.id, state.job.every
             if decided.missed is not None:
                 first, last, count = decided.missed
@@ -240,7 +243,7 @@ class Provider:
             elif decided.run:
                 if state.active is not None:
                     events.queued(self._request(state, decided.run[-1]))
-                state.queue.extend(decided.run)
+                state.queue = [*(state.queue or ()), *decided.run]
                 self._waiting[job_id] = None
 
     def _request(self, state: JobState, start: int) -> ClaimRequest:
@@ -291,21 +294,39 @@ class Provider:
         return run
 
     def _start(self, mono: float) -> None:
-        running = sum(r.handle is not None for r in self._active.values())
-        room = self.config.max_parallel - running
+        # Staged runs (claimed ahead of their slot) already hold their share of max_parallel.
+        room = self.config.max_parallel - sum(
+            r.handle is not None or r.staged for r in self._active.values()
+        )
+        launches = []
         for run in list(self._active.values()):
-            if room > 0 and run.handle is None and run.start_after <= mono:
-                self._launch(run)
-                room -= 1
+            if run.handle is None and run.start_after <= mono and (run.staged or room > 0):
+                room -= not run.staged
+                run.staged = False
+                launches.append(run)
         waiting = [self._jobs[j] for j in self._waiting]
         self._waiting.clear()
         ready = [s for s in waiting if s.queue and s.active is None]
         for state in waiting:
             if state.queue and state.active is not None:
                 self._waiting[state.job.id] = None  # waits for its running period to end
+        ready = self._claim(ready, room, mono, launches)
+        for state in ready:
+            self._waiting[state.job.id] = None
+        # Launch everything first and log afterwards: a log line must not delay a start.
+        started = [(run, self._launch(run)) for run in launches]
+        for run, late in started:
+            if late is not None:
+                events.started(run.claim, run.attempt, late)
+
+    def _claim(
+        self, ready: list[JobState], room: int, mono: float, launches: list[_Active]
+    ) -> list[JobState]:
+        """Claim the next queued period of up to `room` jobs; return the jobs still waiting."""
+        wall = self.clock.now().timestamp()
         while room > 0 and ready:
             batch, ready = ready[:room], ready[room:]
-            requests = [self._request(s, s.queue.pop(0)) for s in batch]
+            requests = [self._request(s, pop_queued(s)) for s in batch]
             results = self.ledger.claim(requests, self.owner, self.config.lease)
             for state, result in zip(batch, results, strict=True):
                 if isinstance(result, RunRecord):
@@ -318,16 +339,20 @@ class Provider:
                     continue
                 if os.environ.get(FAILPOINT) == "after-claim":
                     os.kill(os.getpid(), signal.SIGKILL)
-                self._launch(self._hold(state, result))
+                run = self._hold(state, result)
                 room -= 1
+                if result.scheduled_at > wall:  # claimed ahead (lead): start at the slot
+                    run.staged, run.start_after = True, mono + (result.scheduled_at - wall)
+                else:
+                    launches.append(run)
             ready.extend(s for s in batch if s.queue and s.active is None)
-        for state in ready:
-            self._waiting[state.job.id] = None
+        return ready
 
     def _timeout(self, state: JobState) -> float:
         return self.config.timeout or float(PERIOD_SECONDS[state.job.every])
 
-    def _launch(self, run: _Active) -> None:
+    def _launch(self, run: _Active) -> float | None:
+        """Start the run's next attempt; return how late it starts (None: it could not)."""
         claim, state = run.claim, run.state
         started_at = self.clock.now().timestamp()
         context = RunContext(
@@ -353,9 +378,8 @@ class Provider:
             self._ended(
                 run, Attempt(run.attempt, State.FAILED, started_at, 0.0, f"could not start: {exc}")
             )
-            return
-        late = max(0.0, started_at - claim.scheduled_at)
-        events.started(claim, run.attempt, late)
+            return None
+        return max(0.0, started_at - claim.scheduled_at)
 
     # -- ending ----------------------------------------------------------------------------
 
