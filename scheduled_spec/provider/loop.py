@@ -323,7 +323,7 @@ class Provider:
         self, ready: list[JobState], room: int, mono: float, launches: list[_Active]
     ) -> list[JobState]:
         """Claim the next queued period of up to `room` jobs; return the jobs still waiting."""
-        wall = self.clock.now().timestamp()
+        wall, mono = self.clock.now().timestamp(), self._mono()  # read together
         while room > 0 and ready:
             batch, ready = ready[:room], ready[room:]
             requests = [self._request(s, pop_queued(s)) for s in batch]
@@ -341,10 +341,11 @@ class Provider:
                     os.kill(os.getpid(), signal.SIGKILL)
                 run = self._hold(state, result)
                 room -= 1
-                if result.scheduled_at > wall:  # claimed ahead (lead): start at the slot
-                    run.staged, run.start_after = True, mono + (result.scheduled_at - wall)
-                else:
-                    launches.append(run)
+                ahead = result.scheduled_at - wall
+                if ahead <= 0 or self.runner.waits:
+                    launches.append(run)  # a runner that waits gets it now, to start at the slot
+                else:  # claimed ahead (lead): start at the slot
+                    run.staged, run.start_after = True, mono + ahead
             ready.extend(s for s in batch if s.queue and s.active is None)
         return ready
 
@@ -355,6 +356,10 @@ class Provider:
         """Start the run's next attempt; return how late it starts (None: it could not)."""
         claim, state = run.claim, run.state
         started_at = self.clock.now().timestamp()
+        ahead = claim.scheduled_at - started_at if run.attempt == claim.attempt + 1 else 0
+        not_before = 0.0
+        if ahead > 0:  # handed to a runner that waits for the slot
+            started_at, not_before = float(claim.scheduled_at), time.monotonic() + ahead
         context = RunContext(
             claim.job_id,
             claim.period_key,
@@ -370,8 +375,9 @@ class Provider:
             self._timeout(state),
             self.config.kill_grace,
             started_at,
+            not_before,
         )
-        run.started = self._mono()
+        run.started = self._mono() + max(0.0, ahead)
         try:
             run.handle = self.runner.start(spec, self._wake.set)
         except OSError as exc:

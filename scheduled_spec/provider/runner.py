@@ -77,6 +77,7 @@ class RunSpec:
     timeout: float
     kill_grace: float
     started_at: float  # wall clock, Unix seconds, for the record
+    not_before: float = 0.0  # time.monotonic() before which a runner that waits must not call
 
 
 class RunHandle(Protocol):
@@ -92,7 +93,13 @@ class RunHandle(Protocol):
 
 
 class Runner(Protocol):
-    """Starts attempts. `done` is called (from any thread) when an attempt ends."""
+    """Starts attempts. `done` is called (from any thread) when an attempt ends.
+
+    A runner whose `waits` is True honours `RunSpec.not_before`: the provider may hand it
+    a run claimed ahead of its slot, and the runner starts it at the slot.
+    """
+
+    waits: bool
 
     def start(self, spec: RunSpec, done: Callable[[], None]) -> RunHandle:
         """Start one attempt. Raises OSError when it cannot be started."""
@@ -308,9 +315,13 @@ class _ChildHandle:
 class ChildRunner:
     """Run each attempt in a child interpreter (see the module docstring).
 
+    It starts the child when asked (`waits` is False): the provider calls it at the slot.
+
     `sink`, when given, receives each chunk of output as it arrives (``run-once`` streams
     it to the terminal).
     """
+
+    waits = False
 
     def __init__(self, *, output_limit: int = OUTPUT_LIMIT, sink: Sink | None = None) -> None:
         self._limit = output_limit
@@ -326,7 +337,7 @@ class ChildRunner:
 class _InlineHandle:
     def __init__(self, spec: RunSpec) -> None:
         self.spec = spec
-        self._started = time.monotonic()
+        self._started = max(time.monotonic(), spec.not_before)
         self._stopped = False
         self.finished = False
         self.error: str | None = None
@@ -358,9 +369,12 @@ _Work = tuple[RunSpec, _InlineHandle, Callable[[], None]]
 class InlineRunner:
     """Call entrypoints in `workers` threads of this process (no isolation).
 
-    Starting a run is one put on a queue the workers wait on: a provider starting a
-    thousand runs in one second spends microseconds on each.
+    Starting a run is one put on a queue the workers wait on, and a run handed over ahead
+    of its slot waits in its worker until `not_before`: a thousand runs due in one second
+    start without the provider's loop in their way.
     """
+
+    waits = True
 
     def __init__(self, workers: int = 10) -> None:
         self._queue: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
@@ -385,6 +399,9 @@ class InlineRunner:
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
             spec, handle, done = item
+            delay = spec.not_before - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
             token = _CURRENT.set(spec.context)
             try:
                 child.call(self._resolve(spec))
