@@ -10,28 +10,34 @@ is 1. A ``SystemExit`` from the job keeps its own code.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import importlib
-import inspect
 import os
 import sys
-import traceback
 from collections.abc import Awaitable
 from typing import Any
 
 
 def call(target: Any) -> None:
-    """Call `target` with no arguments; run it to completion if it returns an awaitable."""
+    """Call `target` with no arguments; run it to completion if it returns an awaitable.
+
+    asyncio and inspect are imported only then: importing asyncio alone takes longer than
+    starting the interpreter, and most jobs are plain functions.
+    """
     result = target()
+    if result is None or not hasattr(result, "__await__"):
+        return
+    import asyncio  # noqa: PLC0415
+    import inspect  # noqa: PLC0415
+
     if inspect.iscoroutine(result):
         asyncio.run(result)
-    elif inspect.isawaitable(result):
+        return
 
-        async def wait(awaitable: Awaitable[Any]) -> None:
-            await awaitable
+    async def wait(awaitable: Awaitable[Any]) -> None:
+        await awaitable
 
-        asyncio.run(wait(result))
+    asyncio.run(wait(result))
 
 
 def resolve(entrypoint: str) -> Any:
@@ -65,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001 - anything the job raises is its failure
+        import traceback  # noqa: PLC0415 - only on failure
+
         traceback.print_exc()
         sys.stderr.flush()
         _report(fd, summary(exc))
