@@ -48,6 +48,16 @@ CODES: dict[str, Code] = {
         Code("SCH211", _E, "3.6.2", "the entrypoint's module has no such attribute"),
         Code("SCH212", _E, "3.6.2", "the entrypoint is not callable without arguments"),
         Code("SCH213", _E, "3.6.2", "importing the entrypoint did not finish in time"),
+        Code("SCH300", _E, "9.1.2", "an extension key has the wrong TOML type"),
+        Code("SCH301", _E, "9.2.1", "`at` does not fit the form of its cadence"),
+        Code("SCH302", _E, "9.3.1", "`timezone` is not an IANA time zone name"),
+        Code("SCH303", _E, "9.4.1", "`cron` does not follow the cron grammar"),
+        Code("SCH304", _E, "9.6.1", "`interval` is below 0.1 s, not a duration, or not whole ms"),
+        Code("SCH305", _E, "9.1.3", "a job has more than one of `at`, `cron`, `interval`"),
+        Code("SCH306", _E, "9.7.1", "a run-policy value is out of range or not one of the choices"),
+        Code("SCH310", _W, "9.8.6", "the schedule does not keep the promise of `every`"),
+        Code("SCH311", _E, "9.8.8", "a cron expression can never fire"),
+        Code("SCH320", _I, "9.1.4", "the job uses extensions: not portable to core-only providers"),
     )
 }
 

@@ -4,7 +4,7 @@ Pure: time is always a parameter and naive datetimes are refused.  Each field is
 as a bitmask, and `next_after` jumps field by field (year, month, day, hour, minute):
 it never steps through minutes that cannot match.
 
-Local time (docs/extensions-cron.md, "Daylight saving"): an expression is matched
+Local time (SPEC.md 9.3, "timezone and local periods"): an expression is matched
 against the wall clock of ``tz``.  A wall time that does not exist (a spring-forward
 gap) runs shifted forward by the gap; a wall time that occurs twice runs at its first
 occurrence only.

@@ -12,17 +12,25 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import tomli
 from pydantic import ValidationError
 
 from scheduled_spec.cadence import Cadence
 from scheduled_spec.codes import severity_of
-from scheduled_spec.errors import InvalidProject, Issue, ProjectFileError, Severity
+from scheduled_spec.errors import (
+    InvalidProject,
+    Issue,
+    NaiveDatetimeError,
+    ProjectFileError,
+    Severity,
+)
 from scheduled_spec.models import (
     CADENCE_NAMES,
+    EXTENSION_KEYS,
     JOB_KEYS,
     Job,
     Project,
@@ -38,6 +46,9 @@ PORTABLE_ID_LENGTH = 52
 _PORTABLE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,50}[a-z0-9])?")
 _PORTABLE_IDS = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,50}[a-z0-9])?\n)*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+#: Where promise proofs start when no `now` is given: a fixed instant, so that `validate()`
+#: says the same thing on every day it runs (SPEC.md 9.8.2). The CLI passes the current time.
+PROOF_START = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _KEY_HINTS = {
     "every": 'add every = "day"; the cadences are ' + ", ".join(f'"{c}"' for c in CADENCE_NAMES),
     "entrypoint": 'add entrypoint = "module:function", for example "app.jobs:clean_files"',
@@ -86,6 +97,8 @@ def validate(
     filename: str | None = None,
     check_imports: bool = False,
     import_timeout: float = 10.0,
+    now: datetime | None = None,
+    portable: bool = False,
 ) -> Report:
     """Validate a project without raising for its problems.
 
@@ -95,13 +108,21 @@ def validate(
     are imported in a child interpreter (project root first on sys.path) and each that fails
     to import, exist or be callable without arguments is an error (SCH210-SCH213).
 
+    `now` is where the promise proofs of extension schedules start (SPEC.md 9.8): their
+    counterexamples are the first periods at or after it; None means `PROOF_START`
+    (2000-01-01T00:00:00Z), never the clock. With `portable`, a job that uses extensions
+    (SCH320) is an error instead of a note.
+
     Raises ProjectFileError when the file is missing or unreadable, ValueError for an unknown
     cadence in `cadences`.
     """
     supported = None if cadences is None else frozenset(Cadence(c) for c in cadences)
     imports = import_timeout if check_imports else None
+    if now is not None and (now.tzinfo is None or now.utcoffset() is None):
+        raise NaiveDatetimeError(f"now must be timezone-aware, got naive {now.isoformat()}")
+    options = _Options(supported, imports, PROOF_START if now is None else now, portable)
     if isinstance(source, str):
-        return _validate_text(source, filename or "<text>", None, supported, imports)
+        return _validate_text(source, filename or "<text>", None, options)
     path = resolve_path(source)
     try:
         data = path.read_bytes()
@@ -125,22 +146,33 @@ def validate(
             column,
         )
         return Report(name, (issue,), None, path=path)
-    return _validate_text(text.removeprefix("\ufeff"), name, path, supported, imports)
+    return _validate_text(text.removeprefix("\ufeff"), name, path, options)
 
 
 def load(
-    source: str | os.PathLike[str], *, cadences: Iterable[Cadence | str] | None = None
+    source: str | os.PathLike[str],
+    *,
+    cadences: Iterable[Cadence | str] | None = None,
+    now: datetime | None = None,
 ) -> Project:
     """Load and validate a project; return it with its warnings in ``Project.issues``.
 
     `source` is TOML text (``str``) or a path (``pathlib.Path``) to a pyproject.toml or a
-    directory holding one. Raises InvalidProject with every issue when there is any error,
-    ProjectFileError when the file is missing or unreadable.
+    directory holding one. `now` starts the promise proofs, as in `validate`. Raises
+    InvalidProject with every issue when there is any error, ProjectFileError when the file
+    is missing or unreadable.
     """
-    report = validate(source, cadences=cadences)
+    report = validate(source, cadences=cadences, now=now)
     if report.project is None:
         raise InvalidProject(report.issues, report.filename)
     return report.project
+
+
+class _Options(NamedTuple):
+    cadences: frozenset[Cadence] | None
+    import_timeout: float | None
+    start: datetime
+    portable: bool
 
 
 class _Collector:
@@ -153,23 +185,23 @@ class _Collector:
         return any(i.severity is Severity.ERROR for i in self.issues)
 
     def add(
-        self, code: str, parts: KeyPath, message: str, hint: str | None = None, *, at: str = "value"
+        self,
+        code: str,
+        parts: KeyPath,
+        message: str,
+        hint: str | None = None,
+        *,
+        at: str = "value",
+        severity: Severity | None = None,
     ) -> None:
         line, column = (
             self.positions.of_key(parts) if at == "key" else self.positions.of_value(parts)
         )
-        self.issues.append(
-            Issue(code, severity_of(code), toml_path(parts), message, hint, line, column)
-        )
+        level = severity_of(code) if severity is None else severity
+        self.issues.append(Issue(code, level, toml_path(parts), message, hint, line, column))
 
 
-def _validate_text(
-    text: str,
-    filename: str,
-    path: Path | None,
-    cadences: frozenset[Cadence] | None,
-    import_timeout: float | None,
-) -> Report:
+def _validate_text(text: str, filename: str, path: Path | None, options: _Options) -> Report:
     try:
         document = tomli.loads(text)
     except tomli.TOMLDecodeError as exc:
@@ -190,7 +222,8 @@ def _validate_text(
         return Report(filename, (issue,), None, path=path)
 
     found = _Collector(text)
-    jobs = _collect_jobs(document, found, cadences)
+    jobs = _collect_jobs(document, found, options)
+    import_timeout = options.import_timeout
     if jobs and import_timeout is not None and not found.has_errors():
         # Imported here: only --check-imports needs subprocess and json.
         from scheduled_spec.importcheck import check_imports as check_entrypoint_imports  # noqa: PLC0415
@@ -213,8 +246,9 @@ def _document_order(issue: Issue) -> tuple[int, int]:
 
 
 def _collect_jobs(
-    document: dict[str, Any], found: _Collector, cadences: frozenset[Cadence] | None
+    document: dict[str, Any], found: _Collector, options: _Options
 ) -> list[Job] | None:
+    cadences = options.cadences
     tool = document.get("tool")
     if tool is None or (isinstance(tool, dict) and "scheduled" not in tool):
         found.add("SCH004", ("tool", "scheduled"), "no [tool.scheduled] table: no jobs declared")
@@ -260,8 +294,34 @@ def _collect_jobs(
                     key = str(error["loc"][0]) if error["loc"] else ""
                     _translate(error, key, body, parts, found)
                 continue
+            if job.extension_keys:
+                _check_extensions(job, parts, found, options)
         jobs.append(job)
     return jobs
+
+
+def _check_extensions(job: Job, parts: KeyPath, found: _Collector, options: _Options) -> None:
+    """SCH320 (not portable), and the promise proof of the schedule (SCH310, SCH311)."""
+    from scheduled_spec.extensions import check_promise  # noqa: PLC0415 - extension jobs only
+    from scheduled_spec.promise import describe_broken_promise  # noqa: PLC0415
+
+    keys = job.extension_keys
+    found.add(
+        "SCH320",
+        parts,
+        "uses the extension key"
+        + ("s " if len(keys) > 1 else " ")
+        + ", ".join(keys)
+        + ": providers that implement only the core specification cannot run it",
+        "the reference provider does not run extension schedules yet; see SPEC.md part 9",
+        at="key",
+        severity=Severity.ERROR if options.portable else None,
+    )
+    proof = check_promise(job, options.start)
+    if proof is None or proof.promise.kept:
+        return
+    code = "SCH311" if proof.promise.never_fires else "SCH310"
+    found.add(code, (*parts, proof.key), describe_broken_promise(proof.promise))
 
 
 def _plain_tables(table: dict[str, Any]) -> bool:
@@ -392,14 +452,18 @@ def _translate(
         hint = (
             f"did you mean {toml_repr(close[0])}?"
             if close
-            else ("a job table holds " + " and ".join(JOB_KEYS) + " only")
+            else (
+                "a job table holds every and entrypoint, and the extension keys "
+                + ", ".join(EXTENSION_KEYS)
+            )
         )
         found.add("SCH017", (*parts, key), f"unknown key {toml_repr(key)}", hint, at="key")
     elif kind == "missing":
         found.add("SCH016", parts, f"missing required key {toml_repr(key)}", _KEY_HINTS.get(key))
     elif kind.startswith("SCH"):
         context = error.get("ctx") or {}
-        found.add(kind, (*parts, key), context.get("message", error["msg"]), context.get("hint"))
+        where = context.get("key") or key  # a check across keys names the key it blames
+        found.add(kind, (*parts, where), context.get("message", error["msg"]), context.get("hint"))
     else:  # pragma: no cover - every validator raises one of our codes; kept as a safety net
         code = "SCH101" if key == "every" else "SCH201"
         found.add(code, (*parts, key), f"{error['msg']}, {got(body.get(key))}")

@@ -8,21 +8,65 @@ leaks out of the package: `load()` turns its errors into `InvalidProject`.
 from __future__ import annotations
 
 import difflib
-import json
 import keyword
-import math
-import re
-from datetime import date, datetime, time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from scheduled_spec.cadence import Cadence
 from scheduled_spec.entrypoint import Entrypoint, EntrypointSyntaxError, parse_entrypoint
 from scheduled_spec.errors import Issue
+from scheduled_spec.extension_fields import (
+    EXTENSION_KEYS,
+    AtField,
+    CatchUpField,
+    CronField,
+    ImmediatelyField,
+    IntervalField,
+    OverlapField,
+    RetriesField,
+    TimeoutField,
+    TimezoneField,
+    extensions_module,
+    one_schedule_error,
+    reissue,
+)
 from scheduled_spec.slots import slot_offset
+from scheduled_spec.toml_words import got, toml_repr, toml_type
+
+__all__ = [
+    "CADENCE_NAMES",
+    "EXTENSION_KEYS",
+    "JOB_KEYS",
+    "Job",
+    "Project",
+    "got",
+    "plain_job",
+    "suggest_cadence",
+    "toml_repr",
+    "toml_type",
+    "validate_entrypoint",
+    "validate_every",
+]
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    from scheduled_spec.at import AtTime
+    from scheduled_spec.cron import CronExpression
+    from scheduled_spec.extensions import Trigger
 
 CADENCE_NAMES: tuple[str, ...] = tuple(c.value for c in Cadence)
 _CADENCES = {c.value: c for c in Cadence}
@@ -62,51 +106,6 @@ _CADENCE_SYNONYMS: dict[str, str] = {
         "month",
     ),
 }
-
-
-_INVISIBLE = re.compile("[\u007f-\u009f\u2028\u2029]")
-
-
-def toml_repr(value: object) -> str:
-    """A user's value the way TOML writes it, for messages: ``"daily"``, ``86400``, ``true``."""
-    if isinstance(value, str):
-        # A TOML basic string: JSON escapes C0 controls; escape DEL, C1 and line separators
-        # too, so that nothing invisible reaches a terminal.
-        return _INVISIBLE.sub(
-            lambda m: f"\\u{ord(m[0]):04x}", json.dumps(value, ensure_ascii=False)
-        )
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    return f"{toml_type(value)}"
-
-
-_TOML_TYPES: tuple[tuple[type | tuple[type, ...], str], ...] = (
-    (str, "a string"),
-    (bool, "a boolean"),  # before int: bool is a subclass of int
-    (int, "an integer"),
-    (float, "a float"),
-    (list, "an array"),
-    (dict, "a table"),
-    ((datetime, date, time), "a date-time"),
-)
-
-
-def toml_type(value: object) -> str:
-    """The TOML word for a value's type, with an article: ``a string``, ``a table``."""
-    return next((word for kind, word in _TOML_TYPES if isinstance(value, kind)), "a value")
-
-
-def got(value: object) -> str:
-    """``got "daily"`` for strings, ``got an integer (86400)`` for other scalars."""
-    if isinstance(value, str):
-        return f"got {toml_repr(value)}"
-    if isinstance(value, bool | int | float) and not (
-        isinstance(value, float) and math.isnan(value)
-    ):
-        return f"got {toml_type(value)} ({toml_repr(value)})"
-    return f"got {toml_type(value)}"
 
 
 def suggest_cadence(value: str) -> str | None:
@@ -213,6 +212,65 @@ class Job(BaseModel):
     id: str
     every: CadenceField
     entrypoint: EntrypointField
+    # Extensions (SPEC.md part 9), in the order their validators may look back: `at` needs
+    # `every`; `cron` and `interval` need the keys they exclude.
+    at: AtField = None
+    timezone: TimezoneField = None
+    cron: CronField = None
+    interval: IntervalField = None
+    immediately: ImmediatelyField = False
+    timeout: TimeoutField = None
+    retries: RetriesField = None
+    overlap: OverlapField = None
+    catch_up: Annotated[CatchUpField, Field(alias="catch-up")] = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_schedule(cls, data: Any, handler: ModelWrapValidatorHandler[Job]) -> Job:
+        # SCH305 looks at the keys as written, in document order, whether or not their values
+        # are valid, and joins the other keys' errors, so that every problem is reported.
+        chosen = [k for k in ("at", "cron", "interval") if k in data] if type(data) is dict else []
+        if len(chosen) < 2:
+            job: Job = handler(data)
+            return job
+        first, *later = (k for k in data if k in chosen)
+        clashes = [one_schedule_error(key, first, data[key]) for key in later]
+        try:
+            handler(data)
+        except ValidationError as exc:
+            errors = [e for e in reissue(exc) if e["loc"][:1] not in [(k,) for k in later]]
+            raise ValidationError.from_exception_data(exc.title, [*errors, *clashes]) from None
+        raise ValidationError.from_exception_data(cls.__name__, clashes)
+
+    @property
+    def extension_keys(self) -> tuple[str, ...]:
+        """The extension keys this job uses, as TOML names (empty for a portable job)."""
+        used: tuple[str, ...] | None = self.__dict__.get("_extension_keys")
+        if used is None:
+            values = self.__dict__
+            used = self.__dict__["_extension_keys"] = tuple(
+                key for key in EXTENSION_KEYS if values[key.replace("-", "_")] not in (None, False)
+            )
+        return used
+
+    def trigger(self) -> Trigger:
+        """What decides the runs: kind ("slot", "at", "cron", "interval"), zone, parsed value."""
+        found: Trigger | None = self.__dict__.get("_trigger")
+        if found is None:
+            found = self.__dict__["_trigger"] = extensions_module().trigger(self)
+        return found
+
+    def zone(self) -> tzinfo:
+        """The job's time zone (UTC without `timezone`)."""
+        return self.trigger().zone
+
+    def at_time(self) -> AtTime | None:
+        """The parsed `at`, or None."""
+        return self.trigger().at
+
+    def cron_expression(self) -> CronExpression | None:
+        """The compiled `cron`, or None."""
+        return self.trigger().cron
 
     def offset(self, salt: str = "") -> int:
         """Seconds from each period's start to this job's run (the SHA-256 slot rule)."""
@@ -228,6 +286,17 @@ class Job(BaseModel):
 
 
 _JOB_FIELDS_SET = frozenset({"id", "every", "entrypoint"})
+_DEFAULTS: dict[str, object] = {
+    "at": None,
+    "timezone": None,
+    "cron": None,
+    "interval": None,
+    "immediately": False,
+    "timeout": None,
+    "retries": None,
+    "overlap": None,
+    "catch_up": None,
+}
 _new_object = object.__new__
 _set = object.__setattr__
 
@@ -252,7 +321,7 @@ def plain_job(job_id: str, table: dict[str, object]) -> Job | None:
         return None
     # What BaseModel.model_construct does, for exactly these fields.
     job = _new_object(Job)
-    _set(job, "__dict__", {"id": job_id, "every": cadence, "entrypoint": parsed})
+    _set(job, "__dict__", {"id": job_id, "every": cadence, "entrypoint": parsed, **_DEFAULTS})
     _set(job, "__pydantic_fields_set__", set(_JOB_FIELDS_SET))
     _set(job, "__pydantic_extra__", None)
     _set(job, "__pydantic_private__", None)
@@ -260,7 +329,7 @@ def plain_job(job_id: str, table: dict[str, object]) -> Job | None:
 
 
 #: The keys a job table may hold, in the order the spec lists them.
-JOB_KEYS: tuple[str, ...] = ("every", "entrypoint")
+JOB_KEYS: tuple[str, ...] = ("every", "entrypoint", *EXTENSION_KEYS)
 
 
 class Project(BaseModel):

@@ -68,13 +68,25 @@ def period_of(every: Cadence | str, t: datetime) -> Period:
 
 
 def next_run(job: Job, after: datetime, *, salt: str = "") -> Run:
-    """The job's first run strictly after `after`.
+    """The job's first run strictly after `after`, for every kind of schedule.
 
-    Raises NaiveDatetimeError, and ValueError when that run would fall after 9999-12-31.
+    A portable job runs at its slot (SPEC.md 5.4); a job with `at`, `timezone`, `cron` or
+    `interval` as SPEC.md part 9 says. Raises NaiveDatetimeError, and ValueError when that
+    run would fall after 9999-12-31 or a cron expression's year field has no run left.
     """
     zone = after.tzinfo
     if zone is not UTC and (zone is None or after.utcoffset() is None):
         _seconds(after, "after")  # raises
+    values = job.__dict__
+    if not (
+        values["at"] is None
+        and values["timezone"] is None
+        and values["cron"] is None
+        and values["interval"] is None
+    ):
+        from scheduled_spec.triggers import next_extended_run  # noqa: PLC0415 - extensions only
+
+        return next_extended_run(job, after, salt)
     now = after.timestamp()
     every, offset = job.every, job.offset(salt)
     t = math.floor(now)
@@ -116,9 +128,21 @@ def _beyond_calendar(job: Job, after: datetime) -> ValueError:
 def runs_between(job: Job, start: datetime, end: datetime, *, salt: str = "") -> Iterator[Run]:
     """The job's runs at instants ``t`` with ``start <= t < end``, in order.
 
-    Raises NaiveDatetimeError; yields nothing when ``end <= start``.
+    Works for every kind of schedule, like `next_run`. Raises NaiveDatetimeError; yields
+    nothing when ``end <= start``.
     """
     lower, upper = _seconds(start, "start"), _seconds(end, "end")
+    values = job.__dict__
+    if not (
+        values["at"] is None
+        and values["timezone"] is None
+        and values["cron"] is None
+        and values["interval"] is None
+    ):
+        from scheduled_spec.triggers import extended_runs_between  # noqa: PLC0415
+
+        yield from extended_runs_between(job, start, end, salt)
+        return
     every, offset = job.every, slot_offset(job.id, job.every, salt=salt)
     period = period_start(every, math.floor(lower))
     if period + offset < lower:

@@ -16,6 +16,16 @@ PACKAGED = "tool-scheduled.schema.json"
 MAX_ID_LENGTH = 128
 # No control characters (Unicode Cc, and the line and paragraph separators), as SPEC 3.2.1.
 _ID_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$"
+# SPEC.md 9.1.3: a job has at most one of at, cron, interval.
+ONE_SCHEDULE: dict[str, Any] = {
+    "not": {
+        "anyOf": [
+            {"required": ["at", "cron"]},
+            {"required": ["at", "interval"]},
+            {"required": ["cron", "interval"]},
+        ]
+    }
+}
 
 
 def tool_schema() -> dict[str, Any]:
@@ -28,10 +38,13 @@ def tool_schema() -> dict[str, Any]:
     job["required"] = [key for key in job["required"] if key != "id"]
     for prop in job["properties"].values():
         prop.pop("title", None)
+        prop.pop("default", None)  # an absent key means the provider's default, not null
     job["description"] = (
-        "One job. The table's name is the job ID; every and entrypoint are required and no"
-        " other key is allowed."
+        "One job. The table's name is the job ID; every and entrypoint are required; the other"
+        " keys are extensions of the reference provider (not portable), and no other key is"
+        " allowed."
     )
+    job.update(ONE_SCHEDULE)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

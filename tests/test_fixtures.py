@@ -23,6 +23,7 @@ import scheduled_spec
 from scheduled_spec import Cadence, InvalidProject, Issue, Job, next_run, period_of, slot_offset
 from scheduled_spec.codes import CODES
 from scheduled_spec.slots import describe_slot
+from scheduled_spec.triggers import describe_schedule
 from tests.conftest import FIXTURES, ROOT, RunCli
 
 UTC = timezone.utc
@@ -98,8 +99,42 @@ def cli_json(result: Any) -> Any:
         pytest.fail(f"not JSON (exit {result.returncode}):\n{result.stdout}\n{result.stderr}")
 
 
+def instant_text(t: datetime) -> str:
+    """RFC 3339 UTC with Z, with milliseconds only off the whole second (SPEC.md 9.6.3)."""
+    text = rfc3339(t.replace(microsecond=0))
+    return text if not t.microsecond else f"{text[:-1]}.{t.microsecond // 1_000:03d}Z"
+
+
+def extended_job_row(job: Job, now: datetime, salt: str) -> dict[str, Any]:
+    """`job_row` for a job with extension keys: the added fields of SPEC.md 7.4."""
+    runs, after = [], now
+    for _ in range(3):
+        run = next_run(job, after, salt=salt)
+        assert run.at > after
+        runs.append(run.at)
+        after = run.at
+    words = describe_schedule(job, salt)
+    placed = job.at is not None or job.cron is not None or job.interval is not None
+    row: dict[str, Any] = {
+        "id": job.id,
+        "every": str(job.every),
+        "entrypoint": str(job.entrypoint),
+        "offset_seconds": None if placed else slot_offset(job.id, job.every, salt=salt),
+        "slot": words,
+        "next_runs": [instant_text(t) for t in runs],
+        "schedule": words,
+        "extensions": list(job.extension_keys),
+    }
+    if job.timezone is not None:
+        row["timezone"] = job.timezone
+        row["next_runs_local"] = [t.astimezone(job.zone()).isoformat() for t in runs]
+    return row
+
+
 def job_row(job: Job, now: datetime, salt: str) -> dict[str, Any]:
     """What the library says about one job, in the shape of `show --format json`."""
+    if job.extension_keys:
+        return extended_job_row(job, now, salt)
     offset = slot_offset(job.id, job.every, salt=salt)
     assert job.offset(salt) == offset
     runs, after = [], now
@@ -127,12 +162,12 @@ def test_valid_project(case: Path, run_cli: RunCli) -> None:
     assert not has_errors(expected["issues"]), "a valid case cannot expect an error"
     project_file = case / "pyproject.toml"
 
-    report = scheduled_spec.validate(project_file)
+    now, salt = instant(expected["now"]), expected["salt"]
+    report = scheduled_spec.validate(project_file, now=now)
     assert issue_rows(report.issues) == expected["issues"]
     assert report.valid
-    project = scheduled_spec.load(project_file)
+    project = scheduled_spec.load(project_file, now=now)
     assert issue_rows(project.issues) == expected["issues"]
-    now, salt = instant(expected["now"]), expected["salt"]
     assert [job_row(job, now, salt) for job in project.jobs] == expected["jobs"]
 
     args = ("--now", expected["now"], "--count", "3", "--salt", salt, "--format", "json")
@@ -140,7 +175,7 @@ def test_valid_project(case: Path, run_cli: RunCli) -> None:
     assert shown.returncode == 0, shown.stderr
     assert cli_json(shown)["jobs"] == expected["jobs"]
 
-    validated = run_cli("validate", str(case), "--format", "json")
+    validated = run_cli("validate", str(case), "--format", "json", "--now", expected["now"])
     assert validated.returncode == 0, validated.stdout + validated.stderr
     (file,) = cli_json(validated)["files"]
     assert cli_issue_rows(file["issues"]) == expected["issues"]
@@ -161,16 +196,21 @@ def test_issues_of_project(case: Path, run_cli: RunCli) -> None:
         assert errors, "an invalid case must expect at least one error"
     project_file = case / "pyproject.toml"
     supported = cadences.split(",") if cadences is not None else None
+    now = instant(expected["now"]) if "now" in expected else None
 
-    report = scheduled_spec.validate(project_file, cadences=supported, check_imports=check_imports)
+    report = scheduled_spec.validate(
+        project_file, cadences=supported, check_imports=check_imports, now=now
+    )
     assert issue_rows(report.issues) == expected["issues"]
     assert report.valid is not errors
     if errors and not check_imports:
         with pytest.raises(InvalidProject) as caught:
-            scheduled_spec.load(project_file, cadences=supported)
+            scheduled_spec.load(project_file, cadences=supported, now=now)
         assert issue_rows(caught.value.issues) == expected["issues"]
 
     options = ["--cadences", cadences] if cadences is not None else []
+    if "now" in expected:
+        options += ["--now", expected["now"]]
     if check_imports:
         options.append("--check-imports")
     result = run_cli("validate", str(case), "--format", "json", *options)

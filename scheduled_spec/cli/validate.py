@@ -8,7 +8,13 @@ from collections.abc import Iterable
 import click
 
 from scheduled_spec.cadence import Cadence
-from scheduled_spec.cli.common import EXIT_INVALID, EXIT_OK, display_name, project_path
+from scheduled_spec.cli.common import (
+    EXIT_INVALID,
+    EXIT_OK,
+    display_name,
+    parse_instant,
+    project_path,
+)
 from scheduled_spec.errors import Severity
 from scheduled_spec.loader import Report
 from scheduled_spec.loader import validate as validate_project
@@ -68,6 +74,16 @@ def _cadences(
     help="With --check-imports: time allowed per child process.",
 )
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too.")
+@click.option(
+    "--portable",
+    is_flag=True,
+    help="Jobs that use extension keys (at, cron, interval, ...) are errors (SCH320).",
+)
+@click.option(
+    "--now",
+    metavar="RFC3339",
+    help="Start the promise proofs of extension schedules here instead of the clock.",
+)
 def validate(
     paths: tuple[str, ...],
     fmt: str,
@@ -75,12 +91,16 @@ def validate(
     check_imports: bool,
     import_timeout: float,
     strict: bool,
+    portable: bool,
+    now: str | None,
 ) -> None:
     """Check the [tool.scheduled] jobs of one or more projects.
 
     PATH is a pyproject.toml or a directory holding one (default: the current directory).
     Every problem is reported at once, as FILE:LINE:COLUMN: CODE PATH: MESSAGE (HINT).
     Nothing of the project's code is imported unless --check-imports is given.
+    Schedules that use extension keys are proven to keep their `every` from --now (default:
+    the current time) on; a broken promise is a warning (SCH310).
 
     \b
     Exit status: 0 valid (warnings allowed), 1 invalid (or any warning with --strict),
@@ -91,8 +111,10 @@ def validate(
         scheduled validate
         scheduled validate services/*/pyproject.toml --format github
         scheduled validate --cadences day,month --check-imports --strict
+        scheduled validate --portable --now 2026-11-24T00:00:00Z
     """
     files = [project_path(p) for p in (paths or (".",))]
+    instant = parse_instant(now)
     reports = [
         validate_project(
             path,
@@ -100,6 +122,8 @@ def validate(
             filename=display_name(path),
             check_imports=check_imports,
             import_timeout=import_timeout,
+            now=instant,
+            portable=portable,
         )
         for path in files
     ]
