@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -169,8 +169,12 @@ class SQLiteLedger:
         return None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:5])
 
     def _quarantine(self, problem: str) -> None:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = self._clock.now().astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        n = 1
+        while target.exists():  # never overwrite an earlier quarantined file
+            n += 1
+            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
         for suffix in ("", "-wal", "-shm"):
             source = Path(f"{self.path}{suffix}")
             if source.exists():
