@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -477,3 +478,13 @@ def test_one_run_per_local_period_across_every_dst_transition(
                 break
             assert sum(period.start <= r.at < period.end for r in runs) == 1, (period, runs)
             t = period.end
+
+
+def test_readme_extension_examples_are_valid_and_keep_their_promise() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Extensions", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```toml\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) == 5
+    for block in blocks:
+        report = validate(block, now=NOW)
+        assert [i.code for i in report.issues] == ["SCH320"], (block, report.issues)
