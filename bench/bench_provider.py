@@ -58,12 +58,6 @@ def rss_bytes(pid: int | str = "self") -> int:
     raise RuntimeError("no VmRSS")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` (all its threads), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def job_ids(n: int) -> list[tuple[str, str]]:
     """`n` (ID, cadence) pairs in the fixed mix of cadences."""
     out, total = [], sum(w for _, w in MIX)
@@ -109,9 +103,9 @@ def worker_rss(side: str, n: int) -> dict[str, int]:
     if side == "ours":
         from scheduled_spec.clock import SystemClock  # noqa: PLC0415
         from scheduled_spec.loader import load  # noqa: PLC0415
+        from scheduled_spec.provider.inline import InlineRunner  # noqa: PLC0415
         from scheduled_spec.provider.ledger import open_ledger  # noqa: PLC0415
         from scheduled_spec.provider.loop import Provider  # noqa: PLC0415
-        from scheduled_spec.provider.runner import InlineRunner  # noqa: PLC0415
 
         tmp = Path(tempfile.mkdtemp())
         write_project(tmp, job_ids(n))
@@ -139,14 +133,25 @@ def worker_rss(side: str, n: int) -> dict[str, int]:
     return {"baseline": baseline, "rss": rss_bytes()}
 
 
+def _answer_cpu_queries() -> None:
+    """Print this process's CPU time (all threads, ns resolution) for each line on stdin."""
+
+    def answer() -> None:
+        for _ in sys.stdin:
+            print(time.process_time(), flush=True)
+
+    threading.Thread(target=answer, daemon=True).start()
+
+
 def worker_idle(side: str, n: int) -> None:
     jobs = [(f"month-job-{i}", "month") for i in range(n)]
+    _answer_cpu_queries()
     if side == "ours":
         from scheduled_spec.clock import SystemClock  # noqa: PLC0415
         from scheduled_spec.loader import load  # noqa: PLC0415
+        from scheduled_spec.provider.inline import InlineRunner  # noqa: PLC0415
         from scheduled_spec.provider.ledger import open_ledger  # noqa: PLC0415
         from scheduled_spec.provider.loop import Provider  # noqa: PLC0415
-        from scheduled_spec.provider.runner import InlineRunner  # noqa: PLC0415
 
         tmp = write_project(Path(tempfile.mkdtemp()), jobs)
         clock = SystemClock()
@@ -189,9 +194,9 @@ def lateness_ours(n: int, tmp: Path) -> list[float]:
     from scheduled_spec.clock import SystemClock  # noqa: PLC0415
     from scheduled_spec.loader import load  # noqa: PLC0415
     from scheduled_spec.provider.config import ProviderConfig  # noqa: PLC0415
+    from scheduled_spec.provider.inline import InlineRunner  # noqa: PLC0415
     from scheduled_spec.provider.ledger import open_ledger  # noqa: PLC0415
     from scheduled_spec.provider.loop import Provider  # noqa: PLC0415
-    from scheduled_spec.provider.runner import InlineRunner  # noqa: PLC0415
 
     instant = int(time.time()) + 4
     ids = same_second_ids(n, "minute", instant % 60, f"late-{instant}")
@@ -289,10 +294,19 @@ def bench_child(rounds: int) -> dict[str, Any]:
 def _worker(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, __file__, "--worker", *args],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
         cwd=ROOT,
     )
+
+
+def _cpu(process: subprocess.Popen[str]) -> float:
+    assert process.stdin is not None
+    assert process.stdout is not None
+    process.stdin.write("cpu\n")
+    process.stdin.flush()
+    return float(process.stdout.readline())
 
 
 def bench_idle(n: int, seconds: float) -> dict[str, Any]:
@@ -302,9 +316,9 @@ def bench_idle(n: int, seconds: float) -> dict[str, Any]:
             assert process.stdout is not None
             assert process.stdout.readline().strip() == "ready"
         time.sleep(3)
-        start = (cpu_seconds(ours.pid), cpu_seconds(peer.pid))
+        start = (_cpu(ours), _cpu(peer))
         time.sleep(seconds)
-        end = (cpu_seconds(ours.pid), cpu_seconds(peer.pid))
+        end = (_cpu(ours), _cpu(peer))
     finally:
         for process in (ours, peer):
             process.kill()
@@ -359,7 +373,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         o, p = r["ours"][0], r["peer"][0]
         rows.append(
             (f"idle CPU over {args.idle_seconds:g} s holding {args.idle_jobs} jobs",
-             f"{o * 1000:.1f} ms", f"{p * 1000:.1f} ms", idle_ratio(o, p), "<= 1")
+             f"{o * 1000:.2f} ms", f"{p * 1000:.2f} ms", idle_ratio(o, p), "<= 1")
         )  # fmt: skip
     if "rss" in results:
         r = results["rss"]
@@ -392,12 +406,11 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         if target.startswith("<="):
             verdict = " (met)" if ratio <= float(target[2:]) else " (MISSED)"
         lines.append(f"| {name} | {ours} | {peer} | {ratio:.2f} | {target}{verdict} |")
-    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
     lines += [
         "",
         (
-            f"CPU time is read from /proc/PID/stat, in ticks of {tick_ms:g} ms: 0.0 ms on both"
-            " sides means neither used a measurable tick (the ratio is then 1)."
+            "Idle CPU is `time.process_time()` (every thread of the process, nanosecond clock)"
+            " read by each process itself at the start and end of the same window."
         ),
         "",
         "Rounds (seconds or bytes, as measured):",

@@ -27,8 +27,9 @@ from scheduled_spec.provider.catchup import CatchUp
 from scheduled_spec.provider.clocks import FileClock, FixedClock
 from scheduled_spec.provider.config import ProviderConfig
 from scheduled_spec.provider.events import FIELDS
+from scheduled_spec.provider.inline import InlineRunner
 from scheduled_spec.provider.ledger import Ledger, LedgerError, open_ledger
-from scheduled_spec.provider.runner import ChildRunner, InlineRunner, Runner
+from scheduled_spec.provider.runner import ChildRunner, Runner
 
 F = TypeVar("F", bound=Callable[..., Any])
 CLOCK_FILE = "SCHEDULED_CLOCK_FILE"

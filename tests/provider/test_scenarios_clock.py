@@ -18,9 +18,9 @@ from scheduled_spec.cadence import PERIOD_SECONDS, Cadence, next_period_start, p
 from scheduled_spec.cadence import period_start as start_of
 from scheduled_spec.loader import load
 from scheduled_spec.provider.config import ProviderConfig
+from scheduled_spec.provider.inline import InlineRunner
 from scheduled_spec.provider.ledger import open_ledger
 from scheduled_spec.provider.loop import Provider
-from scheduled_spec.provider.runner import InlineRunner
 from scheduled_spec.slots import slot_offset
 from tests.provider.conftest import Figure
 from tests.provider.fakes import FakeClock
