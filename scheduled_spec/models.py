@@ -238,7 +238,7 @@ class Job(BaseModel):
         try:
             handler(data)
         except ValidationError as exc:
-            errors = [e for e in reissue(exc) if e["loc"][:1] not in [(k,) for k in later]]
+            errors = reissue(exc)  # a later key's own problem is reported too
             raise ValidationError.from_exception_data(exc.title, [*errors, *clashes]) from None
         raise ValidationError.from_exception_data(cls.__name__, clashes)
 

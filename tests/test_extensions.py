@@ -488,3 +488,12 @@ def test_readme_extension_examples_are_valid_and_keep_their_promise() -> None:
     for block in blocks:
         report = validate(block, now=NOW)
         assert [i.code for i in report.issues] == ["SCH320"], (block, report.issues)
+
+
+def test_more_than_one_schedule_still_reports_each_value() -> None:
+    text = HEADER.format(every="day") + 'at = "09:00"\ncron = "0 25 * * *"\nentrypoint2 = 1\n'
+    assert [(i.code, i.path) for i in validate(text, now=NOW).issues] == [
+        ("SCH303", "tool.scheduled.job.cron"),
+        ("SCH305", "tool.scheduled.job.cron"),
+        ("SCH017", "tool.scheduled.job.entrypoint2"),
+    ]
