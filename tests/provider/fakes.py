@@ -41,3 +41,7 @@ class FakeClock:
         delta = (when - self.wall).total_seconds()
         self.wall = when.astimezone(timezone.utc)
         self.mono += max(0.0, delta)
+
+    def set_epoch(self, seconds: float) -> None:
+        """Move the wall clock to Unix time `seconds` (see `set`)."""
+        self.set(datetime.fromtimestamp(seconds, timezone.utc))

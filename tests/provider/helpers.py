@@ -37,6 +37,7 @@ BODIES = {
     "prints": "print('to stdout', period); print('to stderr', file=sys.stderr)",
     "floods": "sys.stdout.write('x' * 200_000 + 'THE END')",
     "exits0": "sys.exit(0)",
+    "gated": "GATE.wait(30)",
 }
 
 _MODULE = """
@@ -45,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 SIDE = Path({side!r})
+GATE = __import__("threading").Event()  # inline tests open it to let "gated" jobs end
 
 
 def _note(job, text):
