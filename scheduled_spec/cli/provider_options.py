@@ -37,7 +37,7 @@ CLOCK_FILE = "SCHEDULED_CLOCK_FILE"
 
 def default_ledger_url(root: Path) -> str:
     """``sqlite:///<project root>/.scheduled/ledger.sqlite3``."""
-    return f"sqlite:///{root.resolve() / '.scheduled' / 'ledger.sqlite3'}"
+    return f"sqlite://{root.resolve() / '.scheduled' / 'ledger.sqlite3'}"
 
 
 def ledger_options(command: F) -> F:

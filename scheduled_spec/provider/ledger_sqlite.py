@@ -8,12 +8,10 @@ aside to ``<name>.corrupt-<UTC timestamp>`` with an ERROR log and a fresh ledger
 
 from __future__ import annotations
 
-import logging
 import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -32,49 +30,8 @@ from scheduled_spec.provider.ledger import (
     RunRecord,
     State,
 )
+from scheduled_spec.provider.sqlite_file import open_database
 
-log = logging.getLogger("scheduled_spec.provider.ledger")
-
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    job_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    every TEXT NOT NULL,
-    period_key TEXT NOT NULL,
-    period_start INTEGER NOT NULL,
-    last_period_key TEXT,
-    last_period_start INTEGER,
-    missed_count INTEGER NOT NULL DEFAULT 0,
-    scheduled_at INTEGER,
-    state TEXT NOT NULL,
-    owner TEXT,
-    lease_until REAL,
-    fence INTEGER NOT NULL DEFAULT 1,
-    attempt INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    finished_at REAL,
-    error TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS runs_identity ON runs (job_id, period_key)
-    WHERE kind != 'manual';
-CREATE INDEX IF NOT EXISTS runs_latest ON runs (job_id, period_start);
-CREATE INDEX IF NOT EXISTS runs_unfinished ON runs (state) WHERE state IN ('running', 'abandoned');
-CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
-CREATE TABLE IF NOT EXISTS attempts (
-    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-    attempt INTEGER NOT NULL,
-    fence INTEGER NOT NULL,
-    outcome TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    duration REAL NOT NULL,
-    error TEXT,
-    output TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (run_id, attempt, fence)
-);
-"""
 _RUN_COLUMNS = (
     "run_id, job_id, kind, every, period_key, period_start, state, fence, attempt, owner,"
     " lease_until, scheduled_at, created_at, finished_at, error, last_period_key, missed_count"
@@ -87,17 +44,12 @@ def _record(row: Sequence[Any]) -> RunRecord:
     return RunRecord(row[0], row[1], Kind(row[2]), row[3], row[4], row[5], State(row[6]), *row[7:])
 
 
-def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
-    text = str(exc).lower()
-    return "not a database" in text or "malformed" in text or "corrupt" in text
-
-
 def parse_url(url: str) -> tuple[Path, str]:
     """The file and the ``synchronous`` setting a ``sqlite:`` URL names. Raises LedgerError."""
     rest, _, query = url.removeprefix("sqlite:").partition("?")
     if rest.startswith("//") and not rest.startswith("///"):
         raise LedgerError(f"expected sqlite:///ABSOLUTE/PATH or sqlite:RELATIVE/PATH, got {url!r}")
-    path = rest[2:] if rest.startswith("///") else rest
+    path = "/" + rest.lstrip("/") if rest.startswith("///") else rest
     if not path:
         raise LedgerError(f"{url!r} names no file; expected sqlite:///PATH/ledger.sqlite3")
     options = {k: v[-1] for k, v in parse_qs(query).items()}
@@ -121,97 +73,20 @@ class SQLiteLedger:
         synchronous: str = "full",
     ) -> None:
         self.path = path
-        self.url = f"sqlite:///{path}"
+        self.url = f"sqlite://{path}" if path.is_absolute() else f"sqlite:{path}"
         self._clock = clock
         self._busy_ms = int(busy_timeout * 1000)
-        self._synchronous = synchronous
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise LedgerError(f"{path.parent}: cannot create the ledger directory: {exc}") from exc
-        self._db = self._open_checked()
+        self._db = open_database(path, clock, self._busy_ms, synchronous)
 
     @classmethod
     def from_url(cls, url: str, *, clock: Clock) -> SQLiteLedger:
         """``sqlite:///abs/path`` or ``sqlite:relative/path``, with ``?synchronous=normal``."""
         path, synchronous = parse_url(url)
         return cls(path, clock=clock, synchronous=synchronous)
-
-    # -- opening ---------------------------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        # One thread at a time uses a ledger, but not always the one that opened it.
-        db = sqlite3.connect(
-            self.path, timeout=self._busy_ms / 1000, isolation_level=None, check_same_thread=False
-        )
-        db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-        return db
-
-    def _open_checked(self) -> sqlite3.Connection:
-        try:
-            db = self._connect()
-            problem = self._integrity(db)
-        except sqlite3.DatabaseError as exc:
-            if not _is_corrupt(exc):
-                raise LedgerError(f"{self.path}: cannot open the ledger: {exc}") from exc
-            problem = str(exc)
-            db = None
-        if problem is None and db is not None:
-            return self._prepare(db)
-        if db is not None:
-            db.close()
-        self._quarantine(problem or "corrupt")
-        return self._prepare(self._connect())
-
-    @staticmethod
-    def _integrity(db: sqlite3.Connection) -> str | None:
-        rows = db.execute("PRAGMA quick_check").fetchall()
-        return None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:5])
-
-    def _quarantine(self, problem: str) -> None:
-        stamp = self._clock.now().astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        n = 1
-        while target.exists():  # never overwrite an earlier quarantined file
-            n += 1
-            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(f"{self.path}{suffix}")
-            if source.exists():
-                source.replace(Path(f"{target}{suffix}"))
-        log.error(
-            "ledger %s is corrupt (%s): moved aside to %s; starting a fresh ledger",
-            self.path,
-            problem,
-            target,
-            extra={"event": "ledger-quarantined", "quarantined_to": str(target)},
-        )
-
-    def _prepare(self, db: sqlite3.Connection) -> sqlite3.Connection:
-        try:
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
-            db.execute("PRAGMA foreign_keys = ON")
-            db.execute("BEGIN IMMEDIATE")
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                db.execute(statement)
-            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                db.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-            elif int(row[0]) > SCHEMA_VERSION:
-                db.execute("ROLLBACK")
-                raise LedgerError(
-                    f"{self.path}: schema version {row[0]} is newer than this version"
-                    f" understands ({SCHEMA_VERSION}); upgrade scheduled-spec"
-                )
-            db.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            db.close()
-            raise LedgerError(f"{self.path}: cannot prepare the ledger: {exc}") from exc
-        return db
 
     # -- helpers ---------------------------------------------------------------------------
 

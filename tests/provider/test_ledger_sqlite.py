@@ -34,9 +34,12 @@ def test_relative_and_absolute_urls_name_the_file(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     relative = open_ledger("sqlite:sub/ledger.db", clock=FakeClock())
-    absolute = open_ledger(f"sqlite:///{tmp_path}/abs.db", clock=FakeClock())
-    relative.close()
-    absolute.close()
+    absolute = open_ledger(f"sqlite://{tmp_path}/abs.db", clock=FakeClock())
+    extra_slash = open_ledger(f"sqlite:///{tmp_path}/abs.db", clock=FakeClock())
+    assert absolute.url == extra_slash.url == f"sqlite://{tmp_path}/abs.db"
+    assert relative.url == "sqlite:sub/ledger.db"
+    for ledger in (relative, absolute, extra_slash):
+        ledger.close()
     assert (tmp_path / "sub" / "ledger.db").is_file()
     assert (tmp_path / "abs.db").is_file()
 

@@ -1,0 +1,148 @@
+"""Opening the SQLite ledger file: schema, pragmas, integrity check and quarantine.
+
+At open, ``PRAGMA quick_check``; a file that fails it, or is not a database, is moved
+aside to ``<name>.corrupt-<UTC timestamp>`` (with its ``-wal`` and ``-shm``) with an ERROR
+log, and a fresh ledger starts (docs/provider.md 13).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import timezone
+from pathlib import Path
+
+from scheduled_spec.clock import Clock
+from scheduled_spec.provider.ledger import LedgerError
+
+log = logging.getLogger("scheduled_spec.provider.ledger")
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    every TEXT NOT NULL,
+    period_key TEXT NOT NULL,
+    period_start INTEGER NOT NULL,
+    last_period_key TEXT,
+    last_period_start INTEGER,
+    missed_count INTEGER NOT NULL DEFAULT 0,
+    scheduled_at INTEGER,
+    state TEXT NOT NULL,
+    owner TEXT,
+    lease_until REAL,
+    fence INTEGER NOT NULL DEFAULT 1,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    error TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS runs_identity ON runs (job_id, period_key)
+    WHERE kind != 'manual';
+CREATE INDEX IF NOT EXISTS runs_latest ON runs (job_id, period_start);
+CREATE INDEX IF NOT EXISTS runs_unfinished ON runs (state) WHERE state IN ('running', 'abandoned');
+CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
+CREATE TABLE IF NOT EXISTS attempts (
+    run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+    attempt INTEGER NOT NULL,
+    fence INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    duration REAL NOT NULL,
+    error TEXT,
+    output TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (run_id, attempt, fence)
+);
+"""
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
+
+
+def connect(path: Path, busy_ms: int) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit) with a busy timeout."""
+    # One thread at a time uses a ledger, but not always the one that opened it.
+    db = sqlite3.connect(
+        path, timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False
+    )
+    db.execute(f"PRAGMA busy_timeout = {busy_ms}")
+    return db
+
+
+def integrity_problem(db: sqlite3.Connection) -> str | None:
+    """None when ``PRAGMA quick_check`` says ok, else what it found."""
+    rows = db.execute("PRAGMA quick_check").fetchall()
+    return None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:5])
+
+
+def open_database(path: Path, clock: Clock, busy_ms: int, synchronous: str) -> sqlite3.Connection:
+    """Open (creating or quarantining as needed) and prepare the ledger file. Raises LedgerError."""
+    db: sqlite3.Connection | None
+    try:
+        db = connect(path, busy_ms)
+        problem = integrity_problem(db)
+    except sqlite3.DatabaseError as exc:
+        if not _is_corrupt(exc):
+            raise LedgerError(f"{path}: cannot open the ledger: {exc}") from exc
+        problem, db = str(exc), None
+    if problem is None and db is not None:
+        return prepare(db, path, synchronous)
+    if db is not None:
+        db.close()
+    quarantine(path, clock, problem or "corrupt")
+    return prepare(connect(path, busy_ms), path, synchronous)
+
+
+def quarantine(path: Path, clock: Clock, problem: str) -> Path:
+    """Move a corrupt ledger aside (never over an earlier one); return where it went."""
+    stamp = clock.now().astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            source.replace(Path(f"{target}{suffix}"))
+    log.error(
+        "ledger %s is corrupt (%s): moved aside to %s; starting a fresh ledger",
+        path,
+        problem,
+        target,
+        extra={"event": "ledger-quarantined"},
+    )
+    return target
+
+
+def prepare(db: sqlite3.Connection, path: Path, synchronous: str) -> sqlite3.Connection:
+    """WAL, the synchronous level, foreign keys, and the schema (refusing a newer one)."""
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("BEGIN IMMEDIATE")
+        for statement in filter(str.strip, SCHEMA.split(";")):
+            db.execute(statement)
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+        elif int(row[0]) > SCHEMA_VERSION:
+            db.execute("ROLLBACK")
+            raise LedgerError(
+                f"{path}: schema version {row[0]} is newer than this version"
+                f" understands ({SCHEMA_VERSION}); upgrade scheduled-spec"
+            )
+        db.execute("COMMIT")
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise LedgerError(f"{path}: cannot prepare the ledger: {exc}") from exc
+    return db
