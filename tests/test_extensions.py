@@ -497,3 +497,16 @@ def test_more_than_one_schedule_still_reports_each_value() -> None:
         ("SCH305", "tool.scheduled.job.cron"),
         ("SCH017", "tool.scheduled.job.entrypoint2"),
     ]
+
+
+def test_export_refuses_extension_schedules(run_cli: RunCli, tmp_path: Path) -> None:
+    """The targets write the hashed UTC slot: a cron job must not be exported at it."""
+    write_project(
+        tmp_path,
+        SHOWN + '\n[tool.scheduled.policy]\nevery = "day"\nentrypoint = "a:b"\nretries = 2\n',
+    )
+    result = run_cli("export", "crontab", cwd=tmp_path)
+    assert result.returncode == 1
+    for job_id in ("nightly", "beat", "report"):
+        assert f"{job_id}: uses " in result.stderr
+    assert "policy" not in result.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import date, datetime, timedelta, timezone, tzinfo
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -275,18 +276,21 @@ def test_interval_proof_matches_brute_force(
     promise = prove_interval(seconds, every, start=start, phase=phase, suggest=False)
     assert promise.kept is (seconds <= length)
     period = period_of(every, start)
-    origin = period.start.timestamp()
+    origin = Fraction(int(period.start.timestamp()))
     count = 300
-    k = math.ceil((origin - phase) / seconds)
+    # Exact arithmetic, as the proof's: a float tick a rounding error short of a period
+    # boundary would land in the wrong period.
+    exact, offset = Fraction(seconds), Fraction(phase)
+    k = math.ceil((origin - offset) / exact)
     has_tick = [False] * count
-    while (tick := phase + k * seconds) < origin + count * length:
+    while (tick := offset + k * exact) < origin + count * length:
         if tick >= origin:
             has_tick[int((tick - origin) // length)] = True
         k += 1
     if False in has_tick:
         first = has_tick.index(False)
         assert promise.counterexample is not None
-        expected = period_of(every, datetime.fromtimestamp(origin + first * length, UTC)).key
+        expected = period_of(every, datetime.fromtimestamp(int(origin) + first * length, UTC)).key
         assert promise.counterexample.key == expected
     elif promise.counterexample is not None:
         assert promise.counterexample.start.timestamp() >= origin + (count - 1) * length

@@ -27,4 +27,21 @@ def export(target: str, project: Project, options: ExportOptions) -> list[Export
     """Export `project` to `target`. Raises ExportError, ValueError for an unknown target."""
     if target not in TARGETS:
         raise ValueError(f"unknown export target {target!r}; one of {', '.join(TARGETS)}")
+    # The targets write the hashed UTC slot; a job whose runs `at`, `timezone`, `cron` or
+    # `interval` place (SPEC.md part 9) would be exported at the wrong times.
+    extended = [
+        job
+        for job in project.jobs
+        if {"at", "timezone", "cron", "interval"} & set(job.extension_keys)
+    ]
+    if extended:
+        raise ExportError(
+            target,
+            [
+                f"{job.id}: uses {', '.join(job.extension_keys)}; extension schedules are not"
+                " exported yet (SPEC.md part 9)"
+                for job in extended
+            ],
+            tuple(job.id for job in extended),
+        )
     return TARGETS[target](project, options)
