@@ -24,7 +24,7 @@ from scheduled_spec.provider import events
 from scheduled_spec.provider.clocks import wait
 from scheduled_spec.provider.config import Outcome, ProviderConfig
 from scheduled_spec.provider.due import DueQueue, JobState, pop_queued
-from scheduled_spec.provider.events import emit
+from scheduled_spec.provider.events import emit, log
 from scheduled_spec.provider.ledger import (
     Attempt,
     Claim,
@@ -115,12 +115,18 @@ class Provider:
         self._lead = max(0, int(self.config.lead))
         what = f"{len(self._jobs)} jobs, ledger {self.ledger.url}, owner {self.owner}"
         emit(logging.INFO, "provider-start", f"provider started: {what}")
-        self.step()
+        failures = 0
         while not self._stopping:
-            wait(self.clock, self._wake, self.next_wake())
-            self._wake.clear()
-            if not self._stopping:
+            try:
                 self.step()
+                failures = 0
+                pause = self.next_wake()
+            except Exception:  # noqa: BLE001 - a long-running provider outlives a bad moment
+                failures += 1
+                pause = min(self.config.wake, 2.0**failures)
+                log.exception("provider step failed; retrying in %g s", pause)
+            wait(self.clock, self._wake, pause)
+            self._wake.clear()
         self.shutdown()
 
     def tick(self) -> list[Outcome]:
