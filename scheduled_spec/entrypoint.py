@@ -114,7 +114,8 @@ def parse_entrypoint(text: str) -> Entrypoint:
     """
     match = _ASCII_REFERENCE.fullmatch(text)
     if match is not None:
-        return Entrypoint(match[1], match[2])
+        # Interned: many jobs usually share a module, and a provider may hold 100,000 jobs.
+        return Entrypoint(sys.intern(match[1]), sys.intern(match[2]))
     # The slow path: non-ASCII identifiers, and finding out exactly what is wrong.
     if ":" not in text:
         parts = text.rsplit(".", 1)

@@ -286,6 +286,7 @@ class Job(BaseModel):
 
 
 _JOB_FIELDS_SET = frozenset({"id", "every", "entrypoint"})
+_PLAIN_FIELDS_SET = set(_JOB_FIELDS_SET)
 _DEFAULTS: dict[str, object] = {
     "at": None,
     "timezone": None,
@@ -322,7 +323,9 @@ def plain_job(job_id: str, table: dict[str, object]) -> Job | None:
     # What BaseModel.model_construct does, for exactly these fields.
     job = _new_object(Job)
     _set(job, "__dict__", {"id": job_id, "every": cadence, "entrypoint": parsed, **_DEFAULTS})
-    _set(job, "__pydantic_fields_set__", set(_JOB_FIELDS_SET))
+    # One set shared by every plain job: a frozen job never adds to it, and model_copy
+    # copies it before updating (tests/test_models.py checks both).
+    _set(job, "__pydantic_fields_set__", _PLAIN_FIELDS_SET)
     _set(job, "__pydantic_extra__", None)
     _set(job, "__pydantic_private__", None)
     return job
