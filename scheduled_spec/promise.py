@@ -23,6 +23,7 @@ import calendar
 import math
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from fractions import Fraction
+from functools import lru_cache
 from typing import NamedTuple
 
 from scheduled_spec.at import AtTime, parse_at
@@ -103,15 +104,20 @@ def _earliest(a: Period | None, b: Period | None) -> Period | None:
     return a if a.start <= b.start else b
 
 
-def _around_transitions(every: Cadence, tz: tzinfo, start: datetime) -> list[Period]:
-    """The non-empty local periods holding an offset change, in the window, in order."""
+@lru_cache(maxsize=256)
+def _around_transitions(every: Cadence, tz: tzinfo, start: datetime) -> tuple[Period, ...]:
+    """The non-empty local periods holding an offset change, in the window, in order.
+
+    Cached: the validator proves many jobs of one zone from one start (a local slot is one
+    proof per job), and this is most of each proof's time.
+    """
     seen: dict[str, Period] = {}
     for change in transitions(tz, start, WINDOW_YEARS):
         for instant in (change.at - _EPSILON, change.at):
             period = period_containing(every, instant, tz)
             if period.end > start and period.start < period.end:
                 seen.setdefault(period.key, period)
-    return sorted(seen.values(), key=lambda p: p.start)
+    return tuple(sorted(seen.values(), key=lambda p: p.start))
 
 
 def _suggest(prove: object, every: Cadence) -> Cadence | None:
@@ -315,13 +321,24 @@ def prove_at(
     subject = f'"{at}"' if isinstance(at, str) else repr(when)
     found = None
     if not is_fixed(zone):
-        for period in _around_transitions(cadence, zone, start):
-            wall = wall_bounds(cadence, _wall(period.start, zone))[0]
-            run = run_instant(wall + when.offset, zone)
+        due = when.offset
+        for period, wall in _transition_walls(cadence, zone, start):
+            run = run_instant(wall + due, zone)
             if not period.start <= run < period.end:
                 found = period
                 break
     return Promise(found is None, found, False, cadence, subject, _zone_name(tz))
+
+
+@lru_cache(maxsize=256)
+def _transition_walls(
+    every: Cadence, tz: tzinfo, start: datetime
+) -> tuple[tuple[Period, datetime], ...]:
+    """`_around_transitions` with each period's wall start: the same for every job."""
+    return tuple(
+        (period, wall_bounds(every, _wall(period.start, tz))[0])
+        for period in _around_transitions(every, tz, start)
+    )
 
 
 # --- words --------------------------------------------------------------------------
