@@ -1,4 +1,4 @@
-"""The reference provider (docs/provider.md): runs each job at least once per cadence.
+"""The reference provider (SPEC.md section 10): runs each job at least once per cadence.
 
 `ledger` names the seam (the `Ledger` protocol, its records and `open_ledger`),
 `ledger_sqlite` the embedded backend, `catchup` the pure due/missed arithmetic,

@@ -1,4 +1,4 @@
-"""What is due, and what was missed: pure arithmetic on Unix seconds (docs/provider.md 5).
+"""What is due, and what was missed: pure arithmetic on Unix seconds (SPEC.md 10.5).
 
 Missed periods are counted with `period_index`, never enumerated, so a ten-year gap of a
 minute job costs the same as a one-period gap.

@@ -1,4 +1,4 @@
-"""What runs inside the child process of one attempt (docs/provider.md 8).
+"""What runs inside the child process of one attempt (SPEC.md 10.8).
 
 ``python .../scheduled_spec/provider/child.py ENTRYPOINT ROOT FD``: put ROOT first on
 sys.path, import the entrypoint, call it, await what it returns when that is awaitable.

@@ -1,4 +1,4 @@
-"""The inline runner: jobs called in threads of the provider's process (docs/provider.md 8.4).
+"""The inline runner: jobs called in threads of the provider's process (SPEC.md 10.8.4).
 
 For light jobs and benchmarks. There is no isolation: a job that crashes the interpreter
 takes the provider with it, and a thread cannot be stopped, so a timed-out or abandoned

@@ -1,4 +1,4 @@
-"""The ledger seam (docs/provider.md section 2): what a provider records, and where.
+"""The ledger seam (SPEC.md 10.2): what a provider records, and where.
 
 A ledger holds one row per (job ID, period key) for scheduled runs, one row per manual
 run, and one row per gap of missed periods. Every backend (SQLite now, PostgreSQL next)

@@ -1,4 +1,4 @@
-"""Runners execute one attempt of a run (docs/provider.md 8-9).
+"""Runners execute one attempt of a run (SPEC.md 10.8-9).
 
 `ChildRunner` (the default) starts a child interpreter per attempt in its own session and
 process group, so a job that crashes, segfaults, calls ``os._exit`` or hangs cannot take

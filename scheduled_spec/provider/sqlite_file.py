@@ -2,7 +2,7 @@
 
 At open, ``PRAGMA quick_check``; a file that fails it, or is not a database, is moved
 aside to ``<name>.corrupt-<UTC timestamp>`` (with its ``-wal`` and ``-shm``) with an ERROR
-log, and a fresh ledger starts (docs/provider.md 13).
+log, and a fresh ledger starts (SPEC.md 10.13).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The due and catch-up arithmetic (docs/provider.md 5), checked against enumeration."""
+"""The due and catch-up arithmetic (SPEC.md 10.5), checked against enumeration."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_a_ten_year_gap_of_a_minute_job_is_one_gap() -> None:
 def test_runs_and_missed_cover_every_due_period_exactly_once(
     every: Cadence, offset_fraction: float, horizon: int, gap: int, policy: CatchUp
 ) -> None:
-    """docs/provider.md 5: every period after the horizon up to the latest due one is either
+    """SPEC.md 10.5: every period after the horizon up to the latest due one is either
     run or counted missed, once."""
     offset = int(offset_fraction * every.seconds)
     horizon = period_start(every, horizon)
