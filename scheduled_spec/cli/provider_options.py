@@ -15,6 +15,7 @@ import click
 
 from scheduled_spec.cli.common import (
     EXIT_INVALID,
+    EXIT_USAGE,
     display_name,
     echo_issues,
     parse_instant,
@@ -29,6 +30,7 @@ from scheduled_spec.provider.config import ProviderConfig
 from scheduled_spec.provider.events import FIELDS
 from scheduled_spec.provider.inline import InlineRunner
 from scheduled_spec.provider.ledger import Ledger, LedgerError, open_ledger
+from scheduled_spec.provider.loop import unsupported_jobs
 from scheduled_spec.provider.runner import ChildRunner, Runner
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -170,14 +172,31 @@ def make_runner(name: str, max_parallel: int) -> Runner:
     return ChildRunner() if name == "child" else InlineRunner(max_parallel)
 
 
-def load_project(path: str, invalid_exit: int = EXIT_INVALID) -> Project:
-    """The validated project at PATH; print its issues and exit `invalid_exit` when invalid."""
+def load_project(
+    path: str, invalid_exit: int = EXIT_INVALID, *, scheduling: bool = True
+) -> Project:
+    """The validated project at PATH; print its issues and exit `invalid_exit` when invalid.
+
+    With `scheduling` (run, tick), jobs using extension keys stop the command with exit 2:
+    the provider does not honour them yet, and running them on their slot would be wrong.
+    """
     file = project_path(path)
     report = validate_project(file, filename=display_name(file))
     if report.project is None:
         echo_issues(report.issues, report.filename)
         click.echo(f"{report.filename}: invalid; nothing was run", err=True)
         raise SystemExit(invalid_exit)
+    problems = unsupported_jobs(report.project) if scheduling else []
+    if problems:
+        for problem in problems:
+            click.echo(f"{report.filename}: {problem}", err=True)
+        click.echo(
+            f"{report.filename}: the reference provider does not run extension schedules or"
+            " per-job run policies yet (SPEC.md 9.1.4); nothing was run. Remove those keys, or"
+            " run such a job by hand with `scheduled run-once JOB`.",
+            err=True,
+        )
+        raise SystemExit(EXIT_USAGE)
     return report.project
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from scheduled_spec.cadence import PERIOD_SECONDS, next_period_start, period_key
 from scheduled_spec.clock import Clock
+from scheduled_spec.errors import ScheduledError
 from scheduled_spec.models import Project
 from scheduled_spec.provider import events
 from scheduled_spec.provider.clocks import wait
@@ -58,8 +59,32 @@ def _utc(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class UnsupportedJobsError(ScheduledError):
+    """The project has jobs whose extension keys this provider does not honour yet."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "the reference provider does not run extension schedules or per-job run policies"
+            " yet (SPEC.md 9.1.4): " + "; ".join(problems)
+        )
+
+
+def unsupported_jobs(project: Project) -> list[str]:
+    """One line per job using extension keys, which `Provider` refuses rather than ignores."""
+    return [
+        f"job {job.id!r} uses {', '.join(job.extension_keys)}"
+        for job in project.jobs
+        if job.extension_keys
+    ]
+
+
 class Provider:
-    """Runs a project's jobs at least once per cadence, recording every run in a ledger."""
+    """Runs a project's jobs at least once per cadence, recording every run in a ledger.
+
+    Raises UnsupportedJobsError for a project whose jobs use extension keys: running them on
+    their hashed slot instead would silently break what their author wrote.
+    """
 
     def __init__(
         self,
@@ -71,6 +96,9 @@ class Provider:
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        problems = unsupported_jobs(project)
+        if problems:
+            raise UnsupportedJobsError(problems)
         self.config = config or ProviderConfig()
         self.ledger, self.runner, self.clock = ledger, runner, clock
         self.root: Path | None = project.root
