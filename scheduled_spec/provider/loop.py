@@ -37,6 +37,7 @@ from scheduled_spec.provider.ledger import (
     RunRecord,
     State,
 )
+from scheduled_spec.provider.memory import release_free_memory
 from scheduled_spec.provider.runner import RunContext, RunHandle, Runner, RunSpec
 
 FAILPOINT = "SCHEDULED_FAILPOINT"
@@ -120,6 +121,9 @@ class Provider:
         self._lead = 0  # seconds ahead of a slot to claim; `run` uses config.lead
         self._waiting: dict[str, None] = {}  # jobs with queued periods, in arrival order
         self.outcomes: list[Outcome] = []
+        # The project was just parsed: return the parser's freed memory before running for
+        # days (SPEC.md 10.16).
+        release_free_memory()
 
     # -- public ----------------------------------------------------------------------------
 
