@@ -266,6 +266,33 @@ def phase_ms(job_id: str, interval_ms: int, salt: str = "") -> int:
 # --- the promise ---------------------------------------------------------------------------
 
 
+def extension_issues(job: Job, start: datetime) -> list[tuple[str, str | None, str, str | None]]:
+    """The issues of a valid job with extension keys: ``(code, key, message, hint)``.
+
+    SCH320 (key None: reported at the job ID) always; SCH310 or SCH311 when the schedule
+    does not keep `every`'s promise from `start` (SPEC.md 9.8).
+    """
+    from scheduled_spec.promise import describe_broken_promise  # noqa: PLC0415
+
+    keys = job.extension_keys
+    found: list[tuple[str, str | None, str, str | None]] = [
+        (
+            "SCH320",
+            None,
+            (
+                f"uses the extension key{'s' if len(keys) > 1 else ''} {', '.join(keys)}:"
+                " providers that implement only the core specification cannot run it"
+            ),
+            "the reference provider does not run extension schedules yet; see SPEC.md part 9",
+        )
+    ]
+    proof = check_promise(job, start)
+    if proof is not None and not proof.promise.kept:
+        code = "SCH311" if proof.promise.never_fires else "SCH310"
+        found.append((code, proof.key, describe_broken_promise(proof.promise), None))
+    return found
+
+
 class PromiseCheck(NamedTuple):
     """The key a broken promise is reported on, and the proof."""
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,6 +27,7 @@ from scheduled_spec.errors import (
     ProjectFileError,
     Severity,
 )
+from scheduled_spec.job_ids import id_problem
 from scheduled_spec.models import (
     CADENCE_NAMES,
     EXTENSION_KEYS,
@@ -41,9 +41,6 @@ from scheduled_spec.models import (
 from scheduled_spec.positions import Path as KeyPath
 from scheduled_spec.positions import Positions
 
-MAX_ID_LENGTH = 128
-PORTABLE_ID_LENGTH = 52
-_PORTABLE_ID = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,50}[a-z0-9])?")
 _PORTABLE_IDS = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,50}[a-z0-9])?\n)*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 #: Where promise proofs start when no `now` is given: a fixed instant, so that `validate()`
@@ -301,27 +298,15 @@ def _collect_jobs(
 
 
 def _check_extensions(job: Job, parts: KeyPath, found: _Collector, options: _Options) -> None:
-    """SCH320 (not portable), and the promise proof of the schedule (SCH310, SCH311)."""
-    from scheduled_spec.extensions import check_promise  # noqa: PLC0415 - extension jobs only
-    from scheduled_spec.promise import describe_broken_promise  # noqa: PLC0415
+    """SCH320 (not portable; an error under `portable`) and the promise (SCH310, SCH311)."""
+    from scheduled_spec.extensions import extension_issues  # noqa: PLC0415 - extension jobs only
 
-    keys = job.extension_keys
-    found.add(
-        "SCH320",
-        parts,
-        "uses the extension key"
-        + ("s " if len(keys) > 1 else " ")
-        + ", ".join(keys)
-        + ": providers that implement only the core specification cannot run it",
-        "the reference provider does not run extension schedules yet; see SPEC.md part 9",
-        at="key",
-        severity=Severity.ERROR if options.portable else None,
-    )
-    proof = check_promise(job, options.start)
-    if proof is None or proof.promise.kept:
-        return
-    code = "SCH311" if proof.promise.never_fires else "SCH310"
-    found.add(code, (*parts, proof.key), describe_broken_promise(proof.promise))
+    for code, key, message, hint in extension_issues(job, options.start):
+        if key is None:
+            level = Severity.ERROR if options.portable else None
+            found.add(code, parts, message, hint, at="key", severity=level)
+        else:
+            found.add(code, (*parts, key), message, hint)
 
 
 def _plain_tables(table: dict[str, Any]) -> bool:
@@ -342,7 +327,9 @@ def _check_tables(
     seen: dict[str, str] = {}
     for job_id, raw in table.items():
         parts: KeyPath = ("tool", "scheduled", job_id)
-        _check_job_id(job_id, parts, found)
+        problem = id_problem(job_id)
+        if problem is not None:
+            found.add(problem.code, parts, problem.message, problem.hint, at="key")
         other = seen.setdefault(job_id.lower().replace("_", "-"), job_id)
         if other != job_id:
             found.add(
@@ -366,55 +353,6 @@ def _check_tables(
             )
         candidates.append((parts, body))
     return candidates
-
-
-def _check_job_id(job_id: str, parts: KeyPath, found: _Collector) -> None:
-    if _PORTABLE_ID.fullmatch(job_id):
-        return
-    if not job_id:
-        found.add(
-            "SCH011",
-            parts,
-            "the job ID is empty",
-            "name the job: [tool.scheduled.my-job]",
-            at="key",
-        )
-        return
-    control = next((ch for ch in job_id if unicodedata.category(ch) in ("Cc", "Zl", "Zp")), None)
-    if control is not None:
-        found.add(
-            "SCH012",
-            parts,
-            f"the job ID {toml_repr(job_id)} contains the control character U+{ord(control):04X}",
-            "use letters, digits and - in job IDs",
-            at="key",
-        )
-        return
-    if len(job_id) > MAX_ID_LENGTH:
-        found.add(
-            "SCH013",
-            parts,
-            f"the job ID is {len(job_id)} characters long; at most {MAX_ID_LENGTH} are allowed",
-            at="key",
-        )
-        return
-    breaks = []
-    if not _PORTABLE_ID.fullmatch(job_id):
-        breaks.append(
-            "Kubernetes CronJob and systemd unit names allow lowercase letters, digits and"
-            ' "-" (not first or last) only'
-        )
-    if len(job_id) > PORTABLE_ID_LENGTH:
-        breaks.append(f"Kubernetes CronJob names are at most {PORTABLE_ID_LENGTH} characters")
-    portable = re.sub(r"[^a-z0-9]+", "-", job_id.lower()).strip("-")[:PORTABLE_ID_LENGTH].strip("-")
-    hint = f"a portable ID would be {toml_repr(portable)}" if portable else None
-    found.add(
-        "SCH014",
-        parts,
-        f"the job ID {toml_repr(job_id)} is not portable: {'; '.join(breaks)}",
-        hint,
-        at="key",
-    )
 
 
 def _job_table(
