@@ -143,6 +143,7 @@ def validate(
             column,
         )
         return Report(name, (issue,), None, path=path)
+    del data  # a large file's bytes need not outlive their decoding
     return _validate_text(text.removeprefix("\ufeff"), name, path, options)
 
 
