@@ -67,6 +67,17 @@ def period_of(every: Cadence | str, t: datetime) -> Period:
     return Period(cadence, period_key(cadence, start), _utc(start), _utc(end))
 
 
+def _placed_by_extension(job: Job) -> bool:
+    """True when `at`, `timezone`, `cron` or `interval` places the job's runs."""
+    values = job.__dict__  # plain lookups: this runs on next_run's hot path
+    return not (
+        values["at"] is None
+        and values["timezone"] is None
+        and values["cron"] is None
+        and values["interval"] is None
+    )
+
+
 def next_run(job: Job, after: datetime, *, salt: str = "") -> Run:
     """The job's first run strictly after `after`, for every kind of schedule.
 
@@ -77,13 +88,7 @@ def next_run(job: Job, after: datetime, *, salt: str = "") -> Run:
     zone = after.tzinfo
     if zone is not UTC and (zone is None or after.utcoffset() is None):
         _seconds(after, "after")  # raises
-    values = job.__dict__
-    if not (
-        values["at"] is None
-        and values["timezone"] is None
-        and values["cron"] is None
-        and values["interval"] is None
-    ):
+    if _placed_by_extension(job):
         from scheduled_spec.triggers import next_extended_run  # noqa: PLC0415 - extensions only
 
         return next_extended_run(job, after, salt)
@@ -132,13 +137,7 @@ def runs_between(job: Job, start: datetime, end: datetime, *, salt: str = "") ->
     nothing when ``end <= start``.
     """
     lower, upper = _seconds(start, "start"), _seconds(end, "end")
-    values = job.__dict__
-    if not (
-        values["at"] is None
-        and values["timezone"] is None
-        and values["cron"] is None
-        and values["interval"] is None
-    ):
+    if _placed_by_extension(job):
         from scheduled_spec.triggers import extended_runs_between  # noqa: PLC0415
 
         yield from extended_runs_between(job, start, end, salt)
