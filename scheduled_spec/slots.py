@@ -30,11 +30,18 @@ def slot_offset(job_id: str, every: Cadence | str, *, salt: str = "") -> int:
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
+def slot_clock(offset: int) -> tuple[int, int, int, int]:
+    """An offset as ``(days, hour, minute, second)`` from its period's start."""
+    days, rest = divmod(offset, 86_400)
+    hour, rest = divmod(rest, 3_600)
+    return (days, hour, *divmod(rest, 60))
+
+
 def describe_slot(every: Cadence | str, offset: int) -> str:
     """The slot in words: ``every day at 08:15:12 UTC``, ``every hour at minute 15:12``, ..."""
     cadence = Cadence(every)
-    days, rest = divmod(offset, 86_400)
-    clock = f"{rest // 3_600:02d}:{rest % 3_600 // 60:02d}:{rest % 60:02d}"
+    days, hour, minute, second = slot_clock(offset)
+    clock = f"{hour:02d}:{minute:02d}:{second:02d}"
     if cadence is Cadence.MINUTE:
         return f"every minute at second {offset}"
     if cadence is Cadence.HOUR:

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 from scheduled_spec.cadence import Cadence
 from scheduled_spec.models import Job
+from scheduled_spec.slots import slot_clock
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -24,8 +25,7 @@ class SlotFields(NamedTuple):
 def slot_fields(job: Job, salt: str = "") -> SlotFields:
     """The calendar fields of `job`'s slot (UTC)."""
     offset = job.offset(salt)
-    days, rest = divmod(offset, 86_400)
-    hour, minute, second = rest // 3_600, rest % 3_600 // 60, rest % 60
+    days, hour, minute, second = slot_clock(offset)
     every = job.every
     if every is Cadence.MINUTE:
         return SlotFields(every, offset, None, None, None, None)
