@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from scheduled_spec.errors import Issue, ProjectFileError
-from scheduled_spec.loader import resolve_path
+from scheduled_spec.loader import resolve_path, validate
+from scheduled_spec.models import Project
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -73,3 +74,20 @@ def rfc3339(t: datetime) -> str:
 def echo_issues(issues: tuple[Issue, ...], filename: str) -> None:
     for issue in issues:
         click.echo(issue.describe(filename), err=True)
+
+
+def valid_project(
+    path: str, *, otherwise: str, exit_code: int = EXIT_INVALID
+) -> tuple[Project, str]:
+    """The validated project at PATH and its display name.
+
+    When it is invalid, print its issues, then ``FILE: invalid; <otherwise>``, and exit
+    `exit_code`: the one way every command but `validate` refuses an invalid project.
+    """
+    file = project_path(path)
+    report = validate(file, filename=display_name(file))
+    if report.project is None:
+        echo_issues(report.issues, report.filename)
+        click.echo(f"{report.filename}: invalid; {otherwise}", err=True)
+        raise SystemExit(exit_code)
+    return report.project, report.filename

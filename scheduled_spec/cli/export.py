@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from scheduled_spec.cli.common import EXIT_INVALID, display_name, echo_issues, project_path
+from scheduled_spec.cli.common import EXIT_INVALID, display_name, valid_project
 from scheduled_spec.export import TARGETS, ExportError, ExportOptions, export
-from scheduled_spec.loader import validate as validate_project
 
 
 @click.command(name="export")
@@ -77,14 +76,10 @@ def export_command(
         scheduled export kubernetes --image registry.example/app:1.4 -o k8s/
         scheduled export github-actions -o .github/workflows
     """
-    file = project_path(path)
-    report = validate_project(file, filename=display_name(file))
-    if report.project is None:
-        echo_issues(report.issues, report.filename)
-        click.echo(f"{report.filename}: invalid; nothing exported", err=True)
-        raise SystemExit(EXIT_INVALID)
+    project, filename = valid_project(path, otherwise="nothing exported")
     in_place = target in ("kubernetes", "github-actions")
-    where = Path(project_dir) if project_dir else (Path() if in_place else file.parent.resolve())
+    here = (project.root or Path()).resolve()  # a project read from a file has a root
+    where = Path(project_dir) if project_dir else (Path() if in_place else here)
     options = ExportOptions(
         project_dir=where,
         command=tuple(shlex.split(command)) or ("scheduled",),
@@ -93,15 +88,14 @@ def export_command(
         namespace=namespace,
         extra={"install": install},
     )
-    project = report.project
     try:
         files = export(target, project, options)
     except ExportError as exc:
         if not (skip_unsupported and exc.jobs and len(exc.jobs) < len(project.jobs)):
-            click.echo(f"{report.filename}: {exc}", err=True)
+            click.echo(f"{filename}: {exc}", err=True)
             raise SystemExit(EXIT_INVALID) from None
         for reason in exc.reasons:
-            click.echo(f"{report.filename}: warning: left out: {reason}", err=True)
+            click.echo(f"{filename}: warning: left out: {reason}", err=True)
         kept = tuple(job for job in project.jobs if job.id not in exc.jobs)
         files = export(target, project.model_copy(update={"jobs": kept}), options)
     if output is None:

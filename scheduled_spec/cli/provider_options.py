@@ -16,13 +16,10 @@ import click
 from scheduled_spec.cli.common import (
     EXIT_INVALID,
     EXIT_USAGE,
-    display_name,
-    echo_issues,
     parse_instant,
-    project_path,
+    valid_project,
 )
 from scheduled_spec.clock import Clock, SystemClock
-from scheduled_spec.loader import validate as validate_project
 from scheduled_spec.models import Project
 from scheduled_spec.provider.catchup import CatchUp
 from scheduled_spec.provider.clocks import FileClock, FixedClock
@@ -180,24 +177,19 @@ def load_project(
     With `scheduling` (run, tick), jobs using extension keys stop the command with exit 2:
     the provider does not honour them yet, and running them on their slot would be wrong.
     """
-    file = project_path(path)
-    report = validate_project(file, filename=display_name(file))
-    if report.project is None:
-        echo_issues(report.issues, report.filename)
-        click.echo(f"{report.filename}: invalid; nothing was run", err=True)
-        raise SystemExit(invalid_exit)
-    problems = unsupported_jobs(report.project) if scheduling else []
+    project, filename = valid_project(path, otherwise="nothing was run", exit_code=invalid_exit)
+    problems = unsupported_jobs(project) if scheduling else []
     if problems:
         for problem in problems:
-            click.echo(f"{report.filename}: {problem}", err=True)
+            click.echo(f"{filename}: {problem}", err=True)
         click.echo(
-            f"{report.filename}: the reference provider does not run extension schedules or"
+            f"{filename}: the reference provider does not run extension schedules or"
             " per-job run policies yet (SPEC.md 9.1.4); nothing was run. Remove those keys, or"
             " run such a job by hand with `scheduled run-once JOB`.",
             err=True,
         )
         raise SystemExit(EXIT_USAGE)
-    return report.project
+    return project
 
 
 def make_clock(now: str | None = None) -> Clock:

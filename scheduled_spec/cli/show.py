@@ -9,14 +9,10 @@ from typing import Any
 import click
 
 from scheduled_spec.cli.common import (
-    EXIT_INVALID,
-    display_name,
-    echo_issues,
     parse_instant,
-    project_path,
     rfc3339,
+    valid_project,
 )
-from scheduled_spec.loader import validate as validate_project
 from scheduled_spec.models import Job, Project
 from scheduled_spec.schedule import next_run
 from scheduled_spec.slots import describe_slot
@@ -48,21 +44,16 @@ def show(path: str, now: str | None, count: int, salt: str, fmt: str) -> None:
         scheduled show examples/demo --now 2026-11-24T00:00:00Z --count 5
         scheduled show --format json | jq '.jobs[].next_runs[0]'
     """
-    file = project_path(path)
     instant = parse_instant(now)
-    report = validate_project(file, filename=display_name(file))
-    if report.project is None:
-        echo_issues(report.issues, report.filename)
-        click.echo(f"{report.filename}: invalid; run `scheduled validate` for details", err=True)
-        raise SystemExit(EXIT_INVALID)
-    rows = _rows(report.project, instant, count, salt)
+    project, filename = valid_project(path, otherwise="run `scheduled validate` for details")
+    rows = _rows(project, instant, count, salt)
     if fmt == "json":
         click.echo(
             json.dumps({"now": rfc3339(instant), "jobs": rows}, indent=2, ensure_ascii=False)
         )
         return
     if not rows:
-        click.echo(f"{report.filename}: no jobs declared in [tool.scheduled]")
+        click.echo(f"{filename}: no jobs declared in [tool.scheduled]")
         return
     _render_table(rows, instant)
 
