@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import click
@@ -27,7 +30,7 @@ from scheduled_spec.provider.config import ProviderConfig
 from scheduled_spec.provider.events import FIELDS
 from scheduled_spec.provider.inline import InlineRunner
 from scheduled_spec.provider.ledger import Ledger, LedgerError, open_ledger
-from scheduled_spec.provider.loop import unsupported_jobs
+from scheduled_spec.provider.loop import Provider, unsupported_jobs
 from scheduled_spec.provider.runner import ChildRunner, Runner
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -245,3 +248,29 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False
+
+
+def open_provider(
+    project: Project, ledger_url: str | None, clock: Clock, log_format: str, options: dict[str, Any]
+) -> tuple[Provider, Ledger]:
+    """The provider of `run` and `tick`, with its ledger (which the caller closes)."""
+    config = make_config({**options, "log_format": log_format})
+    assert project.root is not None  # noqa: S101 - loaded from a file
+    ledger = open_project_ledger(ledger_url, project.root, clock)
+    runner = make_runner(options["runner_name"], options["max_parallel"])
+    return Provider(project, ledger, runner, clock, config), ledger
+
+
+@contextmanager
+def stop_on_signals(provider: Provider) -> Iterator[None]:
+    """SIGTERM and SIGINT stop `provider` cleanly while inside; the old handlers after."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        provider.stop()
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

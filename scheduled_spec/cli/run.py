@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-from types import FrameType
 from typing import Any
 
 import click
@@ -14,12 +12,10 @@ from scheduled_spec.cli.provider_options import (
     ledger_options,
     load_project,
     make_clock,
-    make_config,
-    make_runner,
-    open_project_ledger,
+    open_provider,
     provider_options,
+    stop_on_signals,
 )
-from scheduled_spec.provider.loop import Provider
 
 
 @click.command()
@@ -43,22 +39,10 @@ def run(path: str, ledger_url: str | None, log_format: str, **options: Any) -> N
     """
     configure_logging(log_format)
     project = load_project(path)
-    clock = make_clock()
-    config = make_config({**options, "log_format": log_format})
-    assert project.root is not None  # loaded from a file  # noqa: S101
-    ledger = open_project_ledger(ledger_url, project.root, clock)
-    provider = Provider(
-        project, ledger, make_runner(options["runner_name"], options["max_parallel"]), clock, config
-    )
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        provider.stop()
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    provider, ledger = open_provider(project, ledger_url, make_clock(), log_format, options)
     try:
-        provider.run()
+        with stop_on_signals(provider):
+            provider.run()
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
         ledger.close()
     raise SystemExit(EXIT_OK)

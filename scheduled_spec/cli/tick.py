@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-from types import FrameType
 from typing import Any
 
 import click
@@ -14,13 +12,11 @@ from scheduled_spec.cli.provider_options import (
     ledger_options,
     load_project,
     make_clock,
-    make_config,
-    make_runner,
-    open_project_ledger,
+    open_provider,
     provider_options,
+    stop_on_signals,
 )
 from scheduled_spec.provider.ledger import State
-from scheduled_spec.provider.loop import Provider
 
 
 @click.command()
@@ -51,28 +47,14 @@ def tick(
     """
     configure_logging(log_format)
     project = load_project(path)
-    clock = make_clock(now)
-    config = make_config({**options, "log_format": log_format})
-    assert project.root is not None  # noqa: S101 - loaded from a file
-    ledger = open_project_ledger(ledger_url, project.root, clock)
-    provider = Provider(
-        project, ledger, make_runner(options["runner_name"], options["max_parallel"]), clock, config
-    )
+    provider, ledger = open_provider(project, ledger_url, make_clock(now), log_format, options)
     try:
         if dry_run:
             for job_id, period, why in provider.due():
                 click.echo(f"{job_id}\t{period}\t{why}")
             raise SystemExit(EXIT_OK)
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            provider.stop()
-
-        previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-        try:
+        with stop_on_signals(provider):
             outcomes = provider.tick()
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
     finally:
         ledger.close()
     failed = [o for o in outcomes if o.state is not State.SUCCEEDED]
