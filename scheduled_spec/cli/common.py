@@ -77,15 +77,18 @@ def echo_issues(issues: tuple[Issue, ...], filename: str) -> None:
 
 
 def valid_project(
-    path: str, *, otherwise: str, exit_code: int = EXIT_INVALID
+    path: str, *, otherwise: str, exit_code: int = EXIT_INVALID, now: datetime | None = None
 ) -> tuple[Project, str]:
     """The validated project at PATH and its display name.
+
+    `now` starts the promise proofs (SPEC.md 9.8), so that a counterexample the command
+    prints is the one at or after the instant the command works from.
 
     When it is invalid, print its issues, then ``FILE: invalid; <otherwise>``, and exit
     `exit_code`: the one way every command but `validate` refuses an invalid project.
     """
     file = project_path(path)
-    report = validate(file, filename=display_name(file))
+    report = validate(file, filename=display_name(file), now=now)
     if report.project is None:
         echo_issues(report.issues, report.filename)
         click.echo(f"{report.filename}: invalid; {otherwise}", err=True)

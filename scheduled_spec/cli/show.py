@@ -45,7 +45,9 @@ def show(path: str, now: str | None, count: int, salt: str, fmt: str) -> None:
         scheduled show --format json | jq '.jobs[].next_runs[0]'
     """
     instant = parse_instant(now)
-    project, filename = valid_project(path, otherwise="run `scheduled validate` for details")
+    project, filename = valid_project(
+        path, otherwise="run `scheduled validate` for details", now=instant
+    )
     rows = _rows(project, instant, count, salt)
     if fmt == "json":
         click.echo(
