@@ -124,13 +124,18 @@ class Owner:
 
 @dataclass(frozen=True)
 class ClaimRequest:
-    """Ask to run one period of one job. `period_start` and `scheduled_at` are Unix seconds."""
+    """Ask to run one period of one job.
+
+    `period_start` is whole Unix seconds: the period's start, or for a run placed by an
+    extension schedule (SPEC.md 10.17) its scheduled instant rounded down. `scheduled_at` is
+    the run's instant in Unix seconds, fractional for sub-second `interval` ticks.
+    """
 
     job_id: str
     every: str
     period_key: str
     period_start: int
-    scheduled_at: int
+    scheduled_at: float
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,7 @@ class Claim:
     every: str
     period_key: str
     period_start: int
-    scheduled_at: int
+    scheduled_at: float
     fence: int
     attempt: int  # attempts already made under any owner (the next one is attempt + 1)
     kind: Kind = Kind.SCHEDULED
@@ -164,7 +169,7 @@ class RunRecord:
     attempt: int
     owner: str | None
     lease_until: float | None
-    scheduled_at: int | None
+    scheduled_at: float | None
     created_at: float
     finished_at: float | None
     error: str | None

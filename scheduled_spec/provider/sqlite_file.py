@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS runs (
     last_period_key TEXT,
     last_period_start INTEGER,
     missed_count INTEGER NOT NULL DEFAULT 0,
-    scheduled_at INTEGER,
+    scheduled_at REAL,
     state TEXT NOT NULL,
     owner TEXT,
     lease_until REAL,
