@@ -59,6 +59,16 @@ def _utc(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
 
+def instant_key(t: datetime) -> str:
+    """The period key of a cron or interval run: its instant, RFC 3339 UTC with ``Z``;
+    milliseconds only when the instant is not a whole second."""
+    t = t.astimezone(UTC)
+    text = t.strftime("%Y-%m-%dT%H:%M:%S")
+    if t.microsecond:
+        text += f".{t.microsecond // 1_000:03d}"
+    return text + "Z"
+
+
 def period_of(every: Cadence | str, t: datetime) -> Period:
     """The period of `every` that contains instant `t`. Raises NaiveDatetimeError, ValueError."""
     cadence = Cadence(every)
@@ -67,7 +77,7 @@ def period_of(every: Cadence | str, t: datetime) -> Period:
     return Period(cadence, period_key(cadence, start), _utc(start), _utc(end))
 
 
-def _placed_by_extension(job: Job) -> bool:
+def placed_by_extension(job: Job) -> bool:
     """True when `at`, `timezone`, `cron` or `interval` places the job's runs."""
     values = job.__dict__  # plain lookups: this runs on next_run's hot path
     return not (
@@ -88,7 +98,7 @@ def next_run(job: Job, after: datetime, *, salt: str = "") -> Run:
     zone = after.tzinfo
     if zone is not UTC and (zone is None or after.utcoffset() is None):
         _seconds(after, "after")  # raises
-    if _placed_by_extension(job):
+    if placed_by_extension(job):
         from scheduled_spec.triggers import next_extended_run  # noqa: PLC0415 - extensions only
 
         return next_extended_run(job, after, salt)
@@ -137,7 +147,7 @@ def runs_between(job: Job, start: datetime, end: datetime, *, salt: str = "") ->
     nothing when ``end <= start``.
     """
     lower, upper = _seconds(start, "start"), _seconds(end, "end")
-    if _placed_by_extension(job):
+    if placed_by_extension(job):
         from scheduled_spec.triggers import extended_runs_between  # noqa: PLC0415
 
         yield from extended_runs_between(job, start, end, salt)

@@ -14,34 +14,13 @@ from scheduled_spec.cadence import Cadence
 from scheduled_spec.extensions import Trigger, describe_wall, phase_ms, slot_at_time
 from scheduled_spec.local_periods import first_instant, is_fixed, run_instant, wall_bounds, wall_key
 from scheduled_spec.models import Job
-from scheduled_spec.schedule import Run
+from scheduled_spec.schedule import Run, instant_key, placed_by_extension
 from scheduled_spec.slots import describe_slot
 
 UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TINY = timedelta(microseconds=1)
 _MAX_PERIODS = 8  # an empty local period is followed by a non-empty one
-
-
-def uses_extension_schedule(job: Job) -> bool:
-    """Whether `at`, `timezone`, `cron` or `interval` decide the job's runs."""
-    values = job.__dict__
-    return not (
-        values["at"] is None
-        and values["timezone"] is None
-        and values["cron"] is None
-        and values["interval"] is None
-    )
-
-
-def instant_key(t: datetime) -> str:
-    """The period key of a cron or interval run: its instant, RFC 3339 UTC with ``Z``;
-    milliseconds only when the instant is not a whole second."""
-    t = t.astimezone(UTC)
-    text = t.strftime("%Y-%m-%dT%H:%M:%S")
-    if t.microsecond:
-        text += f".{t.microsecond // 1_000:03d}"
-    return text + "Z"
 
 
 def next_extended_run(job: Job, after: datetime, salt: str = "") -> Run:
@@ -109,7 +88,7 @@ def describe_schedule(job: Job, salt: str = "") -> str:
     """A job's schedule in words: the slot words of SPEC.md 6.2 for a portable job, and
     ``every day at 22:15:30 Europe/Stockholm``, ``cron "0 9 * * mon-fri" (UTC), at least
     once per week``, ``every 20 s (phase 7.31 s)`` for extensions."""
-    if not uses_extension_schedule(job):
+    if not placed_by_extension(job):
         return describe_slot(job.every, job.offset(salt))
     found = job.trigger()
     if found.kind == "cron":

@@ -18,7 +18,6 @@ import click
 
 from scheduled_spec.cli.common import (
     EXIT_INVALID,
-    EXIT_USAGE,
     parse_instant,
     valid_project,
 )
@@ -30,7 +29,7 @@ from scheduled_spec.provider.config import ProviderConfig
 from scheduled_spec.provider.events import FIELDS
 from scheduled_spec.provider.inline import InlineRunner
 from scheduled_spec.provider.ledger import Ledger, LedgerError, open_ledger
-from scheduled_spec.provider.loop import Provider, unsupported_jobs
+from scheduled_spec.provider.loop import Provider
 from scheduled_spec.provider.runner import ChildRunner, Runner
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -172,26 +171,9 @@ def make_runner(name: str, max_parallel: int) -> Runner:
     return ChildRunner() if name == "child" else InlineRunner(max_parallel)
 
 
-def load_project(
-    path: str, invalid_exit: int = EXIT_INVALID, *, scheduling: bool = True
-) -> Project:
-    """The validated project at PATH; print its issues and exit `invalid_exit` when invalid.
-
-    With `scheduling` (run, tick), jobs using extension keys stop the command with exit 2:
-    the provider does not honour them yet, and running them on their slot would be wrong.
-    """
-    project, filename = valid_project(path, otherwise="nothing was run", exit_code=invalid_exit)
-    problems = unsupported_jobs(project) if scheduling else []
-    if problems:
-        for problem in problems:
-            click.echo(f"{filename}: {problem}", err=True)
-        click.echo(
-            f"{filename}: the reference provider does not run extension schedules or"
-            " per-job run policies yet (SPEC.md 9.1.4); nothing was run. Remove those keys, or"
-            " run such a job by hand with `scheduled run-once JOB`.",
-            err=True,
-        )
-        raise SystemExit(EXIT_USAGE)
+def load_project(path: str, invalid_exit: int = EXIT_INVALID) -> Project:
+    """The validated project at PATH; print its issues and exit `invalid_exit` when invalid."""
+    project, _ = valid_project(path, otherwise="nothing was run", exit_code=invalid_exit)
     return project
 
 

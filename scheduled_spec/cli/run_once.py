@@ -54,7 +54,7 @@ def run_once(
         scheduled run-once nightly-report examples/demo
     """
     configure_logging(log_format)
-    project = load_project(path, invalid_exit=EXIT_USAGE, scheduling=False)
+    project = load_project(path, invalid_exit=EXIT_USAGE)
     try:
         project.job(job_id)
     except KeyError as exc:

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from scheduled_spec.cadence import PERIOD_SECONDS, next_period_start, period_key
+from scheduled_spec.cadence import PERIOD_SECONDS, period_key, period_start
 from scheduled_spec.clock import Clock
-from scheduled_spec.errors import ScheduledError
 from scheduled_spec.models import Project
 from scheduled_spec.provider import events
 from scheduled_spec.provider.clocks import wait
 from scheduled_spec.provider.config import Outcome, ProviderConfig
-from scheduled_spec.provider.due import DueQueue, JobState, pop_queued
+from scheduled_spec.provider.due import Due, DueQueue, JobState, pop_queued
 from scheduled_spec.provider.events import emit, log
 from scheduled_spec.provider.ledger import (
     Attempt,
@@ -39,6 +38,7 @@ from scheduled_spec.provider.ledger import (
 )
 from scheduled_spec.provider.memory import release_free_memory
 from scheduled_spec.provider.runner import RunContext, RunHandle, Runner, RunSpec
+from scheduled_spec.schedule import instant_key
 
 FAILPOINT = "SCHEDULED_FAILPOINT"
 JUMP_TOLERANCE = 5.0
@@ -56,35 +56,21 @@ class _Active:
     staged: bool = False  # claimed ahead of its slot; starts at start_after
 
 
-def _utc(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _utc(seconds: float) -> str:
+    """RFC 3339 UTC, with milliseconds only for an instant off the whole second."""
+    return instant_key(datetime.fromtimestamp(seconds, timezone.utc))
 
 
-class UnsupportedJobsError(ScheduledError):
-    """The project has jobs whose extension keys this provider does not honour yet."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__(
-            "the reference provider does not run extension schedules or per-job run policies"
-            " yet (SPEC.md 9.1.4): " + "; ".join(problems)
-        )
-
-
-def unsupported_jobs(project: Project) -> list[str]:
-    """One line per job using extension keys, which `Provider` refuses rather than ignores."""
-    return [
-        f"job {job.id!r} uses {', '.join(job.extension_keys)}"
-        for job in project.jobs
-        if job.extension_keys
-    ]
+def _free(state: JobState) -> bool:
+    """Whether a queued run of the job may be claimed now (SPEC.md 10.6, 9.7 `overlap`)."""
+    return state.active is None or state.job.overlap == "allow"
 
 
 class Provider:
     """Runs a project's jobs at least once per cadence, recording every run in a ledger.
 
-    Raises UnsupportedJobsError for a project whose jobs use extension keys: running them on
-    their hashed slot instead would silently break what their author wrote.
+    Jobs run on their slot, or where their extension schedule places them (SPEC.md 10.17),
+    each with its own run policy keys over the provider-wide settings.
     """
 
     def __init__(
@@ -97,9 +83,6 @@ class Provider:
         *,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        problems = unsupported_jobs(project)
-        if problems:
-            raise UnsupportedJobsError(problems)
         self.config = config or ProviderConfig()
         self.ledger, self.runner, self.clock = ledger, runner, clock
         self.root: Path | None = project.root
@@ -118,7 +101,12 @@ class Provider:
         self._next_prune = 0.0
         self._next_scan = 0.0
         self._claim_due = True
-        self._lead = 0  # seconds ahead of a slot to claim; `run` uses config.lead
+        self._lead = 0.0  # seconds ahead of a slot to claim; `run` uses config.lead
+        # A run may be claimed ahead by less than half the shortest interval, so that a
+        # sub-second heartbeat never has its next tick claimed while one waits.
+        shortest = min((j.interval for j in project.jobs if j.interval is not None), default=None)
+        self._lead_cap = float("inf") if shortest is None else shortest / 2
+        self._immediately: list[JobState] = []  # `run` fills it: jobs to run once at start
         self._waiting: dict[str, None] = {}  # jobs with queued periods, in arrival order
         self.outcomes: list[Outcome] = []
         # The project was just parsed: return the parser's freed memory before running for
@@ -144,7 +132,8 @@ class Provider:
 
     def run(self) -> None:
         """Run until `stop()`: wake at least every `wake` seconds; then shut down cleanly."""
-        self._lead = max(0, int(self.config.lead))
+        self._lead = max(0.0, min(self.config.lead, self._lead_cap))
+        self._immediately = [s for s in self._jobs.values() if s.job.immediately]
         what = f"{len(self._jobs)} jobs, ledger {self.ledger.url}, owner {self.owner}"
         emit(logging.INFO, "provider-start", f"provider started: {what}")
         failures = 0
@@ -179,8 +168,9 @@ class Provider:
             self.load()
         now = int(self.clock.now().timestamp())
         rows: list[tuple[str, str, str]] = []
+        lease_now = self.ledger.now()  # leases are on the ledger's clock
         for record in self.ledger.unfinished():
-            if record.job_id in self._jobs and self._takeable(record, now):
+            if record.job_id in self._jobs and self._takeable(record, lease_now):
                 rows.append((record.job_id, record.period_key, f"re-run ({record.state})"))
         return rows + self._due.preview(now)
 
@@ -204,14 +194,15 @@ class Provider:
         if not self._loaded:
             self.load()
         now_dt, mono = self.clock.now(), self._mono()
-        now = int(now_dt.timestamp())
+        now = now_dt.timestamp()
         self._notice_jump(now_dt.timestamp(), mono)
         self._reap()
         if mono >= self._next_heartbeat:
             self._heartbeat()
             self._next_heartbeat = mono + self.config.lease / 3
         if mono >= self._next_prune:
-            removed = self.ledger.prune(self.config.retention_days)
+            # Only this project's jobs: another replica's version may know others.
+            removed = self.ledger.prune(self.config.retention_days, self._jobs.keys())
             if removed:
                 emit(
                     logging.INFO,
@@ -223,10 +214,12 @@ class Provider:
         if not self._claiming or self._stopping:
             return
         if mono >= self._next_scan and self._claim_due:
-            self._take_over(now)
+            self._take_over()
             self._next_scan = mono + min(self.config.lease / 3, self.config.wake)
         if self._claim_due:
             self._collect_due(now)
+        if self._immediately:
+            self._claim_immediately(int(now))
         self._start(mono)
 
     def shutdown(self) -> None:
@@ -258,52 +251,69 @@ class Provider:
 
     # -- due computation -------------------------------------------------------------------
 
-    def _collect_due(self, now: int) -> None:
+    def _collect_due(self, now: float) -> None:
         for state, decided in self._due.pop_due(now, self._lead):
             job_id, every = state.job.id, state.job.every
             if decided.missed is not None:
                 first, last, count = decided.missed
-                gap = Gap(
-                    job_id,
-                    every.value,
-                    period_key(every, first),
-                    first,
-                    period_key(every, last),
-                    last,
-                    count,
-                )
+                gap = Gap(job_id, every.value, first.key, first.start, last.key, last.start, count)
                 self.ledger.record_gap(gap)
                 events.missed(gap)
-            if state.queue and len(decided.run) == 1:
-                skipped = self._request(state, decided.run[0])
+            overlap = state.job.overlap or "buffer-one"
+            busy = state.active is not None or bool(state.queue)
+            # buffer-one keeps one run waiting; skip drops what comes due while one runs.
+            dropped = (busy and overlap == "skip") or (
+                bool(state.queue) and len(decided.run) == 1 and overlap == "buffer-one"
+            )
+            runs: tuple[Due, ...] = () if dropped else decided.run
+            skip: tuple[Due, ...] = decided.run if dropped else ()
+            for due in skip:
+                skipped = self._request(state, due)
                 self.ledger.record_skipped(skipped)
                 events.skipped(skipped)
-            elif decided.run:
-                if state.active is not None:
-                    events.queued(self._request(state, decided.run[-1]))
-                state.queue = [*(state.queue or ()), *decided.run]
+            if runs:
+                if state.active is not None and overlap != "allow":
+                    events.queued(self._request(state, runs[-1]))
+                state.queue = [*(state.queue or ()), *runs]
                 self._waiting[job_id] = None
 
-    def _request(self, state: JobState, start: int) -> ClaimRequest:
-        every = state.job.every
-        return ClaimRequest(
-            state.job.id, every.value, period_key(every, start), start, start + state.offset
-        )
+    @staticmethod
+    def _request(state: JobState, due: Due) -> ClaimRequest:
+        return ClaimRequest(state.job.id, state.job.every.value, due.key, due.start, due.at)
 
     # -- claiming and taking over ----------------------------------------------------------
 
-    def _takeable(self, record: RunRecord, now: int) -> bool:
+    def _claim_immediately(self, now: int) -> None:
+        """`immediately = true` (SPEC.md 9.7): one manual run per job when `run` starts."""
+        for state in self._immediately:
+            every = state.job.every
+            start = period_start(every, now)
+            request = ClaimRequest(state.job.id, every.value, period_key(every, start), start, now)
+            claim = self.ledger.claim_manual(request, self.owner, self.config.lease)
+            emit(
+                logging.INFO,
+                "immediately",
+                f"{state.job.id}: one run at start (immediately = true), counted for no period",
+                job=state.job.id,
+            )
+            self._hold(state, claim)
+        self._immediately = []
+
+    @staticmethod
+    def _takeable(record: RunRecord, lease_now: float) -> bool:
+        """Abandoned, its owner proven dead, or its lease past on the ledger's clock."""
         if record.state is State.ABANDONED:
             return True
-        expired = record.lease_until is not None and record.lease_until < now
+        expired = record.lease_until is not None and record.lease_until < lease_now
         return expired or record.owner_proven_dead()
 
-    def _take_over(self, now: int) -> None:
+    def _take_over(self) -> None:
+        lease_now = self.ledger.now()  # not the provider's clock, which may be far off
         for record in self.ledger.unfinished():
             state = self._jobs.get(record.job_id)
             if state is None or state.active is not None or record.run_id in self._active:
                 continue
-            if record.owner == str(self.owner) or not self._takeable(record, now):
+            if not self._takeable(record, lease_now):
                 continue
             if record.state is State.ABANDONED or not record.owner_proven_dead():
                 (result,) = self.ledger.claim(
@@ -344,9 +354,9 @@ class Provider:
                 launches.append(run)
         waiting = [self._jobs[j] for j in self._waiting]
         self._waiting.clear()
-        ready = [s for s in waiting if s.queue and s.active is None]
+        ready = [s for s in waiting if s.queue and _free(s)]
         for state in waiting:
-            if state.queue and state.active is not None:
+            if state.queue and not _free(state):
                 self._waiting[state.job.id] = None  # waits for its running period to end
         ready = self._claim(ready, room, mono, launches)
         for state in ready:
@@ -384,11 +394,13 @@ class Provider:
                     launches.append(run)  # a runner that waits gets it now, to start at the slot
                 else:  # claimed ahead (lead): start at the slot
                     run.staged, run.start_after = True, mono + ahead
-            ready.extend(s for s in batch if s.queue and s.active is None)
+            ready.extend(s for s in batch if s.queue and _free(s))
         return ready
 
     def _timeout(self, state: JobState) -> float:
-        return self.config.timeout or float(PERIOD_SECONDS[state.job.every])
+        """The job's `timeout` key, else --timeout, else its cadence's period length."""
+        job = state.job
+        return job.timeout or self.config.timeout or float(PERIOD_SECONDS[job.every])
 
     def _launch(self, run: _Active) -> float | None:
         """Start the run's next attempt; return how late it starts (None: it could not)."""
@@ -439,9 +451,11 @@ class Provider:
         if result.outcome is State.FAILED and not self._stopping:
             run.failures += 1
             delay = cfg.backoff * 2 ** (run.failures - 1)
-            period_end = next_period_start(run.state.job.every, claim.period_start)
-            inside = self.clock.now().timestamp() + delay < period_end
-            if run.failures < cfg.attempts and (inside or claim.kind is Kind.MANUAL):
+            due = Due(claim.period_key, claim.period_start, claim.scheduled_at)
+            inside = self.clock.now().timestamp() + delay < self._due.retry_deadline(run.state, due)
+            retries = run.state.job.retries
+            attempts = cfg.attempts if retries is None else retries + 1
+            if run.failures < attempts and (inside or claim.kind is Kind.MANUAL):
                 if self.ledger.record_attempt(claim, result):
                     run.handle, run.attempt = None, run.attempt + 1
                     run.start_after = self._mono() + delay
@@ -463,7 +477,9 @@ class Provider:
 
     def _drop(self, run: _Active) -> None:
         self._active.pop(run.claim.run_id, None)
-        run.state.active = None
+        state = run.state
+        if state.active is run:  # with overlap = "allow", another run of the job may go on
+            state.active = next((r for r in self._active.values() if r.state is state), None)
         if run.state.queue:
             self._waiting[run.state.job.id] = None
             self._wake.set()  # a buffered period of this job may start now

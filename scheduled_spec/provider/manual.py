@@ -42,7 +42,7 @@ def run_once(
     claim = ledger.claim_manual(request, owner, cfg.lease)
     at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(now)))
     context = RunContext(job.id, claim.period_key, at, 1, claim.run_id, claim.fence)
-    timeout = cfg.timeout or float(PERIOD_SECONDS[job.every])
+    timeout = job.timeout or cfg.timeout or float(PERIOD_SECONDS[job.every])
     spec = RunSpec(job.entrypoint, context, project.root, timeout, cfg.kill_grace, now)
     done = threading.Event()
     handle = runner.start(spec, done.set)

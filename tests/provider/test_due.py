@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from scheduled_spec import load
-from scheduled_spec.cadence import period_key
 from scheduled_spec.provider.due import DueQueue
 from scheduled_spec.slots import slot_offset
 
@@ -22,7 +21,7 @@ def test_a_lead_across_midnight_still_runs_todays_period() -> None:
     due = DueQueue(load(PROJECT).jobs)
     due.load({}, T)
     found = {s.job.id: d.run for s, d in due.pop_due(T, lead=1)}
-    assert period_key(due.states["daily"].job.every, found["daily"][0]) == "2026-05-31"
+    assert found["daily"][0].key == "2026-05-31"
 
 
 def test_a_slot_inside_the_lead_is_planned_as_of_its_slot() -> None:
@@ -32,5 +31,6 @@ def test_a_slot_inside_the_lead_is_planned_as_of_its_slot() -> None:
     due.load({}, start + offset - 1)
     assert not [s for s, _ in due.pop_due(start + offset - 1) if s.job.id == "minutely"]
     ahead = {s.job.id: d.run for s, d in due.pop_due(start + offset - 1, lead=1)}
-    assert ahead["minutely"] == (start,)
+    assert [d.start for d in ahead["minutely"]] == [start]
+    assert ahead["minutely"][0].at == start + offset
     assert due.pop_due(start + offset) == []  # already handled: nothing twice
