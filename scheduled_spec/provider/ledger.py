@@ -1,9 +1,9 @@
 """The ledger seam (SPEC.md 10.2): what a provider records, and where.
 
 A ledger holds one row per (job ID, period key) for scheduled runs, one row per manual
-run, and one row per gap of missed periods. Every backend (SQLite now, PostgreSQL next)
-implements the `Ledger` protocol and passes the same contract suite
-(tests/provider/test_ledger_contract.py).
+run, and one row per gap of missed periods. Every backend (SQLite for one host, PostgreSQL
+for replicas on several) implements the `Ledger` protocol and passes the same contract
+suite (tests/provider/test_ledger_contract.py).
 
 A claim is an idempotent insert. The claimer holds a lease (``lease_until``) that it renews
 by heartbeat and a fence number; a claim whose lease expired, that was recorded abandoned,
@@ -13,10 +13,11 @@ Heartbeats and outcomes are written only where the fence still matches.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -26,6 +27,9 @@ from scheduled_spec.errors import ScheduledError
 
 if TYPE_CHECKING:
     from scheduled_spec.clock import Clock
+
+log = logging.getLogger("scheduled_spec.provider.ledger")
+SKEW_WARNING = 1.0  # seconds between the provider's clock and the ledger's worth a warning
 
 
 class LedgerError(ScheduledError):
@@ -236,6 +240,10 @@ class Ledger(Protocol):
 
     url: str
 
+    def now(self) -> float:
+        """The ledger's clock, Unix seconds: what leases are compared against."""
+        ...
+
     def latest(self) -> dict[str, Latest]:
         """For each job ID with rows: its newest scheduled, missed or skipped period."""
         ...
@@ -294,8 +302,12 @@ class Ledger(Protocol):
         """Newest first: up to `limit` runs, one entry per attempt (or one for none)."""
         ...
 
-    def prune(self, days: float) -> int:
-        """Delete finished rows older than `days`, keeping each job's newest. Returns count."""
+    def prune(self, days: float, job_ids: Collection[str]) -> int:
+        """Delete finished rows of `job_ids` older than `days`, keeping each job's newest.
+
+        Rows of other jobs are never touched: replicas running another version of the
+        project may still need them. Returns how many rows were deleted.
+        """
         ...
 
     def close(self) -> None:
@@ -304,25 +316,62 @@ class Ledger(Protocol):
 
 
 def open_ledger(url: str, *, clock: Clock) -> Ledger:
-    """Open the ledger a URL names, creating it if needed.
+    """Open the ledger a URL names, creating it (or its schema) if needed.
 
-    ``sqlite:///abs/path``, ``sqlite:relative/path`` (optionally ``?synchronous=normal``).
-    Raises LedgerError for an unknown scheme or a backend that is not available yet.
+    ``sqlite:///abs/path``, ``sqlite:relative/path`` (optionally ``?synchronous=normal``);
+    ``postgresql://user@host:port/db`` (or ``postgres://``, optionally ``?schema=NAME``),
+    which needs psycopg (``pip install 'scheduled-spec[postgres]'``); for it, logs the skew
+    between `clock` and the server's clock (a warning above 1 s). Raises LedgerError for an unknown
+    scheme, a missing driver or a ledger that cannot be opened.
     """
     scheme, sep, _ = url.partition(":")
     if not sep:
         raise LedgerError(
             f"expected a ledger URL such as sqlite:///path/ledger.sqlite3, got {url!r}"
         )
+    ledger: Ledger
     if scheme == "sqlite":
         from scheduled_spec.provider.ledger_sqlite import SQLiteLedger  # noqa: PLC0415
 
-        return SQLiteLedger.from_url(url, clock=clock)
-    if scheme in ("postgresql", "postgres"):
+        ledger = SQLiteLedger.from_url(url, clock=clock)
+    elif scheme in ("postgresql", "postgres"):
+        ledger = postgres_ledger(url, clock=clock)
+        log_clock_skew(ledger, clock)  # SQLite's clock is the provider's: no skew to tell
+    else:
         raise LedgerError(
-            f"{scheme}:// ledgers are not yet supported by this version; use sqlite:///PATH"
+            f"unknown ledger scheme {scheme!r} in {url!r}; expected sqlite:///PATH or"
+            " postgresql://USER@HOST:PORT/DATABASE"
         )
-    raise LedgerError(
-        f"unknown ledger scheme {scheme!r} in {url!r}; expected sqlite:///PATH"
-        " (postgresql:// is planned)"
+    return ledger
+
+
+def postgres_ledger(url: str, *, clock: Clock, create: bool = True) -> Ledger:
+    """The PostgreSQL ledger of `url` (psycopg imported only now). Raises LedgerError."""
+    try:
+        from scheduled_spec.provider.ledger_postgres import PostgresLedger  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("psycopg"):
+            raise
+        raise LedgerError(
+            f"{url.partition('://')[0]}:// ledgers need psycopg 3, which is not installed:"
+            " pip install 'scheduled-spec[postgres]'"
+        ) from None
+    return PostgresLedger(url, clock=clock, create=create)
+
+
+def log_clock_skew(ledger: Ledger, clock: Clock) -> float:
+    """Log how far the ledger's clock is from `clock` (INFO; WARNING above 1 s); return it."""
+    before = clock.now().timestamp()
+    theirs = ledger.now()
+    skew = theirs - (before + clock.now().timestamp()) / 2
+    level = logging.WARNING if abs(skew) > SKEW_WARNING else logging.INFO
+    log.log(
+        level,
+        "ledger %s: its clock is %.3f s %s this provider's%s",
+        ledger.url,
+        abs(skew),
+        "ahead of" if skew >= 0 else "behind",
+        "; leases follow the ledger's clock" if level > logging.INFO else "",
+        extra={"event": "clock-skew", "seconds": round(skew, 3)},
     )
+    return skew

@@ -8,9 +8,10 @@ aside to ``<name>.corrupt-<UTC timestamp>`` with an ERROR log and a fresh ledger
 
 from __future__ import annotations
 
+import json
 import secrets
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,9 @@ class SQLiteLedger:
         return None if row is None else _record(row)
 
     # -- the Ledger protocol ---------------------------------------------------------------
+
+    def now(self) -> float:
+        return self._now()
 
     def latest(self) -> dict[str, Latest]:
         rows = self._db.execute(
@@ -344,15 +348,17 @@ class SQLiteLedger:
             entries.extend(HistoryEntry(run, a) for a in tried or ())
         return entries
 
-    def prune(self, days: float) -> int:
+    def prune(self, days: float, job_ids: Collection[str]) -> int:
         with self._write() as db:
             cutoff = self._now() - days * 86_400
+            # One JSON parameter, however many jobs (SQLite limits bound variables).
             return db.execute(
-                "DELETE FROM runs WHERE state NOT IN ('running', 'abandoned')"
+                "DELETE FROM runs WHERE job_id IN (SELECT value FROM json_each(?))"
+                " AND state NOT IN ('running', 'abandoned')"
                 " AND created_at < ? AND (kind = 'manual' OR COALESCE(last_period_start,"
                 " period_start) < (SELECT MAX(COALESCE(r.last_period_start, r.period_start))"
                 " FROM runs r WHERE r.job_id = runs.job_id AND r.kind != 'manual'))",
-                (cutoff,),
+                (json.dumps(list(job_ids)), cutoff),
             ).rowcount
 
     def close(self) -> None:

@@ -1,6 +1,11 @@
 """The ledger contract: every backend passes these tests unchanged (STYLE.md rule 7).
 
-Backends are the parameters of the `ledger` fixture; PostgreSQL (issue 4) adds itself there.
+Backends are the parameters of the `backend` fixture: SQLite, and PostgreSQL when
+``SCHEDULED_TEST_POSTGRES_URL`` names a server (a fresh schema per test, dropped after).
+
+Time passes through `elapse`: the SQLite ledger's clock is the provider's (a FakeClock here),
+the PostgreSQL ledger's is the server's, which no test can move; there, `elapse` ages every
+stored time instead, which is the same thing for everything a ledger compares.
 """
 
 from __future__ import annotations
@@ -8,6 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -25,13 +31,48 @@ from scheduled_spec.provider.ledger import (
     open_ledger,
 )
 from tests.provider.fakes import FakeClock
+from tests.provider.postgres import execute, fresh_schema
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 LEASE = 60.0
 DAY = 86_400
 START = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 OpenLedger = Callable[[], Ledger]
+Elapse = Callable[[float], None]
+
+
+@dataclass
+class Backend:
+    """One fresh ledger of a backend: open connections to it; make time pass for it."""
+
+    url: str
+    clock: FakeClock
+    server: str | None = None  # PostgreSQL: the server's URL, to age rows
+    opened: list[Ledger] = field(default_factory=list)
+
+    def connect(self) -> Ledger:
+        ledger = open_ledger(self.url, clock=self.clock)
+        self.opened.append(ledger)
+        return ledger
+
+    def close(self) -> None:
+        for ledger in self.opened:
+            ledger.close()
+
+    def elapse(self, seconds: float) -> None:
+        if self.server is None:
+            self.clock.advance(seconds)
+            return
+        schema = self.url.rsplit("schema=", 1)[1]
+        execute(
+            self.server,
+            f'UPDATE "{schema}".runs SET lease_until = lease_until - %s,'  # noqa: S608
+            " created_at = created_at - %s, finished_at = finished_at - %s",
+            seconds,
+            seconds,
+            seconds,
+        )
 
 
 @pytest.fixture
@@ -40,21 +81,29 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(params=BACKENDS)
-def connect(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
-) -> Iterator[OpenLedger]:
-    """Open (another connection to) one fresh ledger of the parametrized backend."""
-    opened: list[Ledger] = []
-    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}?synchronous=normal"
+def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Backend]:
+    """One fresh ledger of the parametrized backend."""
+    if request.param == "sqlite":
+        made = Backend(f"sqlite:///{tmp_path / 'ledger.sqlite3'}?synchronous=normal", clock)
+        yield made
+        made.close()
+        return
+    with fresh_schema() as (url, server):
+        made = Backend(url, clock, server)
+        yield made
+        made.close()
 
-    def connect() -> Ledger:
-        ledger = open_ledger(url, clock=clock)
-        opened.append(ledger)
-        return ledger
 
-    yield connect
-    for ledger in opened:
-        ledger.close()
+@pytest.fixture
+def connect(backend: Backend) -> OpenLedger:
+    """Open (another connection to) the fresh ledger."""
+    return backend.connect
+
+
+@pytest.fixture
+def elapse(backend: Backend) -> Elapse:
+    """Let `seconds` pass on the ledger's clock."""
+    return backend.elapse
 
 
 @pytest.fixture
@@ -108,18 +157,18 @@ def test_claim_batch_returns_one_result_per_request_in_order(ledger: Ledger) -> 
     assert [type(r).__name__ for r in results] == ["Claim", "RunRecord", "Claim"]
 
 
-def test_finished_run_is_never_claimed_again(ledger: Ledger, clock: FakeClock) -> None:
+def test_finished_run_is_never_claimed_again(ledger: Ledger, elapse: Elapse) -> None:
     claim = claim_of(ledger.claim([request()], owner("a"), LEASE)[0])
     assert ledger.finish(claim, ok())
-    clock.advance(10 * LEASE)
+    elapse(10 * LEASE)
     (again,) = ledger.claim([request()], owner("b"), LEASE)
     assert isinstance(again, RunRecord)
     assert again.state is State.SUCCEEDED
 
 
-def test_expired_lease_is_taken_over_with_a_new_fence(ledger: Ledger, clock: FakeClock) -> None:
+def test_expired_lease_is_taken_over_with_a_new_fence(ledger: Ledger, elapse: Elapse) -> None:
     old = claim_of(ledger.claim([request()], owner("a"), LEASE)[0])
-    clock.advance(LEASE + 1)
+    elapse(LEASE + 1)
     new = claim_of(ledger.claim([request()], owner("b"), LEASE)[0])
     assert new.taken_over
     assert new.run_id == old.run_id
@@ -132,10 +181,10 @@ def test_expired_lease_is_taken_over_with_a_new_fence(ledger: Ledger, clock: Fak
     assert row.fence == new.fence
 
 
-def test_heartbeat_keeps_a_lease_alive(ledger: Ledger, clock: FakeClock) -> None:
+def test_heartbeat_keeps_a_lease_alive(ledger: Ledger, elapse: Elapse) -> None:
     claim = claim_of(ledger.claim([request()], owner("a"), LEASE)[0])
     for _ in range(5):
-        clock.advance(LEASE / 2)
+        elapse(LEASE / 2)
         assert ledger.heartbeat([claim], LEASE) == []
     (held,) = ledger.claim([request()], owner("b"), LEASE)
     assert isinstance(held, RunRecord)
@@ -216,24 +265,70 @@ def test_manual_runs_have_their_own_identity(ledger: Ledger) -> None:
     assert [r.run_id for r in ledger.unfinished()] == [scheduled.run_id]
 
 
-def test_history_is_newest_first_filtered_and_limited(ledger: Ledger, clock: FakeClock) -> None:
+def test_history_is_newest_first_filtered_and_limited(ledger: Ledger, elapse: Elapse) -> None:
     for day in range(5):
         ledger.claim([request(day=day), request("other", day=day)], owner("a"), LEASE)
-        clock.advance(DAY)
+        elapse(DAY)
     keys = [e.run.period_key for e in ledger.history(job_id="nightly", limit=3)]
     assert keys == ["2026-01-05", "2026-01-04", "2026-01-03"]
     assert {e.run.job_id for e in ledger.history(job_id="other")} == {"other"}
 
 
-def test_prune_keeps_unfinished_rows_and_each_jobs_newest(ledger: Ledger, clock: FakeClock) -> None:
+def test_prune_keeps_unfinished_rows_and_each_jobs_newest(ledger: Ledger, elapse: Elapse) -> None:
     for day in range(3):
         claim = claim_of(ledger.claim([request(day=day)], owner("a"), LEASE)[0])
         ledger.finish(claim, ok())
     ledger.claim([request("running", day=0)], owner("a"), LEASE)
-    clock.advance(100 * DAY)
-    assert ledger.prune(90) == 2
+    elapse(100 * DAY)
+    assert ledger.prune(90, {"nightly", "running"}) == 2
     assert sorted(e.run.period_key for e in ledger.history()) == ["2026-01-01", "2026-01-03"]
     assert ledger.latest()["nightly"].period_start == START + 2 * DAY
+
+
+def test_prune_never_touches_rows_of_jobs_it_was_not_given(ledger: Ledger, elapse: Elapse) -> None:
+    for day in range(3):
+        for job in ("known", "unknown"):
+            claim = claim_of(ledger.claim([request(job, day=day)], owner("a"), LEASE)[0])
+            ledger.finish(claim, ok())
+    elapse(100 * DAY)
+    assert ledger.prune(90, {"known"}) == 2
+    assert len(ledger.history(job_id="unknown")) == 3
+    assert ledger.prune(90, set()) == 0
+
+
+def test_leases_are_on_the_ledgers_clock(ledger: Ledger) -> None:
+    before = ledger.now()
+    ledger.claim([request()], owner("a"), LEASE)
+    after = ledger.now()
+    (row,) = ledger.unfinished()
+    assert row.lease_until is not None
+    assert before + LEASE <= row.lease_until <= after + LEASE
+    assert before <= row.created_at <= after
+
+
+def test_of_two_takers_of_an_expired_lease_one_wins(connect: OpenLedger, elapse: Elapse) -> None:
+    one, two = connect(), connect()
+    one.claim([request()], owner("a"), LEASE)
+    elapse(LEASE + 1)
+    results = [
+        one.claim([request()], owner("b"), LEASE)[0],
+        two.claim([request()], owner("c"), LEASE)[0],
+    ]
+    assert [type(r).__name__ for r in results] == ["Claim", "RunRecord"]
+    (row,) = two.unfinished()
+    assert row.fence == 2
+    assert row.owner is not None
+    assert row.owner.endswith(":b")
+
+
+def test_a_large_batch_claims_each_period_once(connect: OpenLedger) -> None:
+    one, two = connect(), connect()
+    requests = [request(f"job-{i}", day=i % 7) for i in range(500)]
+    first = one.claim(requests[:300], owner("a"), LEASE)
+    second = two.claim(requests[::-1], owner("b"), LEASE)
+    assert all(isinstance(r, Claim) for r in first)
+    assert [isinstance(r, Claim) for r in second] == [i < 200 for i in range(500)]
+    assert [r.job_id for r in second] == [r.job_id for r in requests[::-1]]
 
 
 def test_owner_of_a_dead_process_is_proven_dead() -> None:

@@ -17,7 +17,6 @@ from tests.provider.fakes import FakeClock
     ("url", "message"),
     [
         ("mysql://localhost/x", "unknown ledger scheme 'mysql'"),
-        ("postgresql://localhost/test", "not yet supported"),
         ("ledger.sqlite3", "expected a ledger URL"),
         ("sqlite:", "names no file"),
         ("sqlite://host/x", "expected sqlite:///ABSOLUTE/PATH"),
