@@ -6,8 +6,10 @@ side files, so the tests count what the jobs did.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,14 +21,14 @@ from scheduled_spec.provider.inline import InlineRunner
 from scheduled_spec.provider.ledger import open_ledger
 from scheduled_spec.provider.loop import Provider
 from tests.provider.fakes import FakeClock
-from tests.provider.test_loop import jobs_module, until
 from tests.provider.helpers import Project, make_project
+from tests.provider.test_loop import jobs_module, until
 
 UTC = timezone.utc
 
 
 def extension_project(
-    directory: Path, jobs: dict[str, tuple[str, str, dict[str, object]]], package: str
+    directory: Path, jobs: Mapping[str, tuple[str, str, Mapping[str, object]]], package: str
 ) -> Project:
     """`make_project`, then each job's extension keys added to its table."""
     project = make_project(
@@ -116,7 +118,7 @@ def test_sub_second_ticks_each_run_once_with_millisecond_keys(tmp_path: Path) ->
     assert len(ends) == len(set(ends)) == 40
     assert all(re.fullmatch(r"2026-11-24T00:00:0\d(\.\d{3})?Z", key) for key in ends)
     stamps = sorted(r["scheduled_at"] for r in project.rows("kind = 'scheduled'"))
-    gaps = {round(b - a, 6) for a, b in zip(stamps, stamps[1:], strict=False)}
+    gaps = {round(b - a, 6) for a, b in itertools.pairwise(stamps)}
     assert gaps == {0.25}
 
 
@@ -183,7 +185,7 @@ def test_overlap_allow_runs_ticks_side_by_side(tmp_path: Path) -> None:
 
 
 def test_per_job_retries_and_timeout_override_the_provider(tmp_path: Path) -> None:
-    jobs = {
+    jobs: dict[str, tuple[str, str, Mapping[str, object]]] = {
         "once": ("hour", "raise", {"at": ":00", "retries": 0}),
         "twice": ("hour", "raise", {"at": ":00", "retries": 1}),
         "short": ("hour", "gated", {"at": ":00", "timeout": "1s"}),
