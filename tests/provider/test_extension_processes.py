@@ -1,0 +1,100 @@
+"""Extension schedules through the real `scheduled` command and real provider processes.
+
+The heartbeat test runs on the real clock for a minute: its rate is the figure (SPEC.md
+10.17.6), and two providers share its ledger, so it also shows that they run each tick
+once. Counts come from the side files the jobs append to, not from the ledger.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import time
+from collections import Counter
+from contextlib import ExitStack
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tests.provider.conftest import Figure
+from tests.provider.helpers import provider_process, scheduled, set_clock, wait_for
+from tests.provider.test_extension_runs import extension_project
+
+UTC = timezone.utc
+
+
+def _instant(key: str) -> float:
+    return datetime.fromisoformat(key.replace("Z", "+00:00")).timestamp()
+
+
+def test_tick_runs_a_cron_job_once_and_history_shows_its_instant(tmp_path: Path) -> None:
+    project = extension_project(tmp_path, {"report": ("day", "ok", {"cron": "0 9 * * *"})}, "app")
+    root = str(project.root)
+    dry = scheduled("tick", root, "--now", "2026-11-24T09:00:30Z", "--dry-run")
+    assert dry.stdout.split() == ["report", "2026-11-24T09:00:00Z", "due"]
+    first = scheduled("tick", root, "--now", "2026-11-24T09:00:30Z")
+    assert first.returncode == 0, first.stderr
+    again = scheduled("tick", root, "--now", "2026-11-24T09:05:00Z")
+    assert again.returncode == 0, again.stderr
+    assert project.ends("report") == ["2026-11-24T09:00:00Z"]
+    history = json.loads(scheduled("history", root, "--format", "json").stdout)
+    assert [(h["job"], h["period"], h["outcome"]) for h in history] == [
+        ("report", "2026-11-24T09:00:00Z", "succeeded")
+    ]
+
+
+def test_immediately_runs_once_when_run_starts_and_counts_for_no_period(tmp_path: Path) -> None:
+    project = extension_project(
+        tmp_path,
+        {"warm": ("month", "ok", {"at": "28 23:00", "immediately": True})},
+        "app",
+    )
+    clock = tmp_path / "clock"
+    set_clock(clock, datetime(2026, 11, 24, 12, tzinfo=UTC))  # the month's run is days away
+    env = {"SCHEDULED_CLOCK_FILE": str(clock)}
+    with provider_process(str(project.root), env=env, log=tmp_path / "run.log") as process:
+        wait_for(lambda: project.ends("warm"), what="the run at start")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    assert [(r["kind"], r["state"]) for r in project.rows("1")] == [("manual", "succeeded")]
+    assert "immediately" in (tmp_path / "run.log").read_text()
+    tick = scheduled("tick", str(project.root), "--now", "2026-11-24T12:00:05Z")
+    assert tick.returncode == 0
+    assert len(project.ends("warm")) == 1, "tick is no provider start: no extra run"
+
+
+def test_a_heartbeat_keeps_its_rate_and_two_providers_run_each_tick_once(
+    tmp_path: Path, figure: Figure
+) -> None:
+    """SPEC 10.17.6: ticks of `interval = 1` and `interval = 0.5` for a minute, two providers."""
+    jobs = {
+        "beat": ("minute", "ok", {"interval": 1}),
+        "fast": ("minute", "ok", {"interval": "500ms"}),
+    }
+    project = extension_project(tmp_path, jobs, "app")
+    args = (str(project.root), "--ledger", project.url, "--lease", "10")
+    with ExitStack() as stack:
+        providers = [
+            stack.enter_context(provider_process(*args, env={}, log=tmp_path / f"p{i}.log"))
+            for i in range(2)
+        ]
+        wait_for(lambda: len(project.ends("fast")) >= 4, what="both providers running")
+        start = time.time() + 1
+        time.sleep(61)
+        end = start + 60
+        for process in providers:
+            process.send_signal(signal.SIGTERM)
+        for process in providers:
+            assert process.wait(30) == 0
+    for job, interval in (("beat", 1.0), ("fast", 0.5)):
+        ends = project.ends(job)
+        duplicates = sum(n - 1 for n in Counter(ends).values())
+        assert duplicates == 0, f"{job}: {duplicates} ticks ran twice"
+        inside = sorted(_instant(key) for key in set(ends) if start <= _instant(key) < end)
+        expected = round(60 / interval)
+        figure(f"{job}_ticks_per_minute", len(inside))
+        assert abs(len(inside) - expected) <= 0.05 * expected, (job, len(inside), expected)
+        gaps = [b - a for a, b in itertools.pairwise(inside)]
+        assert max(gaps) < 2.5 * interval, f"{job}: a gap of {max(gaps):.2f} s"
+    owners = {r["owner"].split(":")[1] for r in project.rows("kind = 'scheduled'")}
+    figure("providers_that_claimed", len(owners))
