@@ -12,6 +12,7 @@ import json
 import signal
 import time
 from collections import Counter
+from collections.abc import Mapping
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
@@ -67,7 +68,7 @@ def test_a_heartbeat_keeps_its_rate_and_two_providers_run_each_tick_once(
     tmp_path: Path, figure: Figure
 ) -> None:
     """SPEC 10.17.6: ticks of `interval = 1` and `interval = 0.5` for a minute, two providers."""
-    jobs = {
+    jobs: dict[str, tuple[str, str, Mapping[str, object]]] = {
         "beat": ("minute", "ok", {"interval": 1}),
         "fast": ("minute", "ok", {"interval": "500ms"}),
     }
