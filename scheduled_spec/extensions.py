@@ -283,7 +283,7 @@ def extension_issues(job: Job, start: datetime) -> list[tuple[str, str | None, s
                 f"uses the extension key{'s' if len(keys) > 1 else ''} {', '.join(keys)}:"
                 " providers that implement only the core specification cannot run it"
             ),
-            "the reference provider does not run extension schedules yet; see SPEC.md part 9",
+            "the reference provider (`scheduled run`, `tick`) runs it; SPEC.md part 9",
         )
     ]
     proof = check_promise(job, start)
