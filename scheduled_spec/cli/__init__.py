@@ -27,6 +27,7 @@ COMMANDS = {
     "tick": "scheduled_spec.cli.tick:tick",
     "run-once": "scheduled_spec.cli.run_once:run_once",
     "history": "scheduled_spec.cli.history:history",
+    "ledger": "scheduled_spec.cli.ledger:ledger",
     "schema": "scheduled_spec.cli.schema:schema",
     "export": "scheduled_spec.cli.export:export_command",
 }
@@ -80,6 +81,7 @@ def cli() -> None:
         scheduled tick                run what is due now, then exit (cron, CI)
         scheduled run-once JOB        run one job now
         scheduled history             what ran, and how it ended
+        scheduled ledger init         create the ledger (e.g. a PostgreSQL schema) now
         scheduled export TARGET       the schedule for crontab, systemd, Kubernetes, GitHub
         scheduled schema              the JSON Schema of [tool.scheduled]
     """

@@ -10,8 +10,12 @@ import click
 
 from scheduled_spec.cli.common import project_path
 from scheduled_spec.cli.provider_options import default_ledger_url, ledger_options, make_clock
-from scheduled_spec.provider.ledger import HistoryEntry, LedgerError, open_ledger
-from scheduled_spec.provider.ledger_sqlite import parse_url
+from scheduled_spec.provider.ledger import (
+    HistoryEntry,
+    LedgerError,
+    LedgerNotFoundError,
+    open_ledger,
+)
 
 
 def _time(seconds: float | None) -> str:
@@ -62,8 +66,8 @@ def history(
 ) -> None:
     """Show what ran: when, for which period, attempt, outcome, duration, error.
 
-    Reads the ledger only; the project need not be valid (its directory locates the
-    default ledger).
+    Reads the ledger only (it creates no file or schema); the project need not be valid
+    (its directory locates the default ledger).
 
     \b
     Examples:
@@ -73,14 +77,13 @@ def history(
     """
     url = ledger_url or default_ledger_url(project_path(path).parent)
     try:
-        if url.startswith("sqlite:") and not parse_url(url)[0].exists():
-            entries = []
-        else:
-            ledger = open_ledger(url, clock=make_clock())
-            try:
-                entries = ledger.history(job_id, limit)
-            finally:
-                ledger.close()
+        ledger = open_ledger(url, clock=make_clock(), create=False)
+        try:
+            entries = ledger.history(job_id, limit)
+        finally:
+            ledger.close()
+    except LedgerNotFoundError:
+        entries = []  # nothing ran yet; reading creates nothing
     except LedgerError as exc:
         raise click.UsageError(str(exc)) from None
     rows = [entry_dict(e, show_output) for e in entries]

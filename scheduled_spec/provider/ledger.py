@@ -36,6 +36,10 @@ class LedgerError(ScheduledError):
     """The ledger cannot be opened or used: bad URL, unsupported backend, unusable file."""
 
 
+class LedgerNotFoundError(LedgerError):
+    """Opened without `create`, the ledger (its file, or its PostgreSQL schema) is not there."""
+
+
 class Kind(str, Enum):
     """What a ledger row stands for."""
 
@@ -315,14 +319,15 @@ class Ledger(Protocol):
         ...
 
 
-def open_ledger(url: str, *, clock: Clock) -> Ledger:
+def open_ledger(url: str, *, clock: Clock, create: bool = True) -> Ledger:
     """Open the ledger a URL names, creating it (or its schema) if needed.
 
     ``sqlite:///abs/path``, ``sqlite:relative/path`` (optionally ``?synchronous=normal``);
     ``postgresql://user@host:port/db`` (or ``postgres://``, optionally ``?schema=NAME``),
-    which needs psycopg (``pip install 'scheduled-spec[postgres]'``); for it, logs the skew
-    between `clock` and the server's clock (a warning above 1 s). Raises LedgerError for an unknown
-    scheme, a missing driver or a ledger that cannot be opened.
+    which needs psycopg (``pip install 'scheduled-spec[postgres]'``). Opening a PostgreSQL
+    ledger to run jobs (`create`) logs the skew between `clock` and the server's clock (a
+    warning above 1 s). Raises LedgerNotFoundError without `create` when there is no ledger yet,
+    and LedgerError for an unknown scheme, a missing driver or a ledger that cannot be opened.
     """
     scheme, sep, _ = url.partition(":")
     if not sep:
@@ -333,10 +338,11 @@ def open_ledger(url: str, *, clock: Clock) -> Ledger:
     if scheme == "sqlite":
         from scheduled_spec.provider.ledger_sqlite import SQLiteLedger  # noqa: PLC0415
 
-        ledger = SQLiteLedger.from_url(url, clock=clock)
+        ledger = SQLiteLedger.from_url(url, clock=clock, create=create)
     elif scheme in ("postgresql", "postgres"):
-        ledger = postgres_ledger(url, clock=clock)
-        log_clock_skew(ledger, clock)  # SQLite's clock is the provider's: no skew to tell
+        ledger = postgres_ledger(url, clock=clock, create=create)
+        if create:  # SQLite's clock is the provider's: no skew to tell
+            log_clock_skew(ledger, clock)
     else:
         raise LedgerError(
             f"unknown ledger scheme {scheme!r} in {url!r}; expected sqlite:///PATH or"

@@ -37,6 +37,7 @@ from scheduled_spec.provider.ledger import (
     Kind,
     Latest,
     LedgerError,
+    LedgerNotFoundError,
     Owner,
     RunRecord,
     State,
@@ -274,7 +275,7 @@ class PostgresLedger:
             self._check(version)
             return False
         if not create:
-            raise LedgerError(
+            raise LedgerNotFoundError(
                 f"{self.url}: no ledger schema {self.schema!r} yet; create it with"
                 " `scheduled ledger init --ledger URL`"
             )

@@ -27,6 +27,7 @@ from scheduled_spec.provider.ledger import (
     Kind,
     Latest,
     LedgerError,
+    LedgerNotFoundError,
     Owner,
     RunRecord,
     State,
@@ -84,9 +85,14 @@ class SQLiteLedger:
         self._db = open_database(path, clock, self._busy_ms, synchronous)
 
     @classmethod
-    def from_url(cls, url: str, *, clock: Clock) -> SQLiteLedger:
-        """``sqlite:///abs/path`` or ``sqlite:relative/path``, with ``?synchronous=normal``."""
+    def from_url(cls, url: str, *, clock: Clock, create: bool = True) -> SQLiteLedger:
+        """``sqlite:///abs/path`` or ``sqlite:relative/path``, with ``?synchronous=normal``.
+
+        Without `create`, raises LedgerNotFoundError when the file does not exist.
+        """
         path, synchronous = parse_url(url)
+        if not create and not path.exists():
+            raise LedgerNotFoundError(f"{path}: no ledger file yet")
         return cls(path, clock=clock, synchronous=synchronous)
 
     # -- helpers ---------------------------------------------------------------------------

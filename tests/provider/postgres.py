@@ -74,3 +74,24 @@ def count_skipped(reports: list[Any]) -> int:
         if isinstance(longrepr, tuple) and len(longrepr) == 3 and SKIPPED in str(longrepr[2]):
             n += 1
     return n
+
+
+def schema_of(ledger_url: str) -> str:
+    """The schema a test ledger URL names."""
+    return ledger_url.rsplit("schema=", 1)[1]
+
+
+def rows(ledger_url: str, where: str = "true", *args: Any) -> list[dict[str, Any]]:
+    """Ledger rows of a test schema as dicts, read with a separate connection."""
+    import psycopg  # noqa: PLC0415
+    from psycopg.rows import dict_row  # noqa: PLC0415
+
+    url = os.environ[ENV]
+    schema = schema_of(ledger_url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        exists = conn.execute("SELECT to_regclass(%s)", (f'"{schema}".runs',)).fetchone()
+        if exists is None or exists[0] is None:
+            return []
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(f'SELECT * FROM "{schema}".runs WHERE {where}', args or None)  # noqa: S608
+            return cur.fetchall()
