@@ -152,8 +152,9 @@ def scheduled_run(pytestconfig: pytest.Config) -> RunJob:
 
     ``scheduled_run(job_id, project=None, *, timeout=None, period=None, attempt=1)``:
     `project` is a pyproject.toml or its directory (default: the rootdir's); `timeout`
-    defaults to the job's cadence period; `period` is the period key the job is told it
-    runs for (default: the current one).
+    defaults to the job's `timeout` key, else its cadence period; `period` is the period key
+    the job is told it runs for (default: the current one; for a job placed by an extension
+    schedule, its next run's key).
     """
 
     def run(
@@ -166,18 +167,28 @@ def scheduled_run(pytestconfig: pytest.Config) -> RunJob:
     ) -> JobResult:
         from scheduled_spec.loader import load  # noqa: PLC0415 - imported when a test runs a job
         from scheduled_spec.provider.runner import ChildRunner, RunContext, RunSpec  # noqa: PLC0415
-        from scheduled_spec.schedule import period_of  # noqa: PLC0415
+        from scheduled_spec.schedule import (  # noqa: PLC0415
+            instant_key,
+            next_run,
+            period_of,
+            placed_by_extension,
+        )
 
         where = Path(project) if project is not None else pytestconfig.rootpath
         loaded = load(where)
         job = loaded.job(job_id)
         now = datetime.now(timezone.utc)
-        current = period_of(job.every, now)
-        at = current.start.timestamp() + job.offset()
+        if placed_by_extension(job):  # its next run: a cron or interval key is an instant
+            upcoming = next_run(job, now)
+            key, at = upcoming.period, upcoming.at
+        else:
+            current = period_of(job.every, now)
+            key = current.key
+            at = datetime.fromtimestamp(current.start.timestamp() + job.offset(), timezone.utc)
         context = RunContext(
             job_id=job.id,
-            period=period or current.key,
-            at=datetime.fromtimestamp(at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            period=period or key,
+            at=instant_key(at),
             attempt=attempt,
             run_id=uuid.uuid4().hex,
             fence=0,
@@ -186,7 +197,7 @@ def scheduled_run(pytestconfig: pytest.Config) -> RunJob:
             entrypoint=job.entrypoint,
             context=context,
             root=loaded.root,
-            timeout=float(timeout if timeout is not None else job.every.seconds),
+            timeout=float(timeout if timeout is not None else job.timeout or job.every.seconds),
             kill_grace=5.0,
             started_at=time.time(),
         )

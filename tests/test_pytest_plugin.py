@@ -52,6 +52,16 @@ entrypoint = "jobs:hang"
 [tool.scheduled.crash]
 every = "week"
 entrypoint = "jobs:crash"
+
+[tool.scheduled.report]
+every = "day"
+entrypoint = "jobs:ok"
+cron = "0 9 * * *"
+
+[tool.scheduled.stuck]
+every = "minute"
+entrypoint = "jobs:hang"
+timeout = "500ms"
 """
 
 
@@ -92,6 +102,15 @@ def test_fixture_runs_jobs_as_the_provider_does(project: pytest.Pytester) -> Non
             assert result.error == "exit code 3"
             assert result.environment["SCHEDULED_PERIOD"] == "2026-W48"
 
+        def test_cron_job_is_told_its_next_run(scheduled_run):
+            import re
+            env = scheduled_run("report").environment
+            assert re.fullmatch(r"\\d{4}-\\d\\d-\\d\\dT09:00:00Z", env["SCHEDULED_PERIOD"])
+            assert env["SCHEDULED_AT"] == env["SCHEDULED_PERIOD"]
+
+        def test_timeout_key(scheduled_run):
+            assert scheduled_run("stuck").outcome == "timed_out"
+
         def test_unknown_job(scheduled_run):
             import pytest
             with pytest.raises(KeyError, match="did you mean"):
@@ -99,7 +118,7 @@ def test_fixture_runs_jobs_as_the_provider_does(project: pytest.Pytester) -> Non
     """)
     )
     result = project.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=8)
 
 
 def test_scheduled_option_adds_an_item_per_job(project: pytest.Pytester) -> None:
@@ -109,7 +128,7 @@ def test_scheduled_option_adds_an_item_per_job(project: pytest.Pytester) -> None
         pyproject=PROJECT + '[tool.scheduled.bad]\nevery = "day"\nentrypoint = "jobs:bad"\n',
     )
     result = project.runpytest_subprocess("--scheduled", "-v", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5, failed=2)
+    result.assert_outcomes(passed=6, failed=3)
     result.stdout.fnmatch_lines(
         [
             "*pyproject.toml::[[]tool.scheduled[]] PASSED*",
