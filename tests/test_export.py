@@ -86,9 +86,9 @@ def test_crontab_round_trips_to_show(run_cli: RunCli) -> None:
     for line in lines:
         fields = line.split(" ", 5)
         argv = shlex.split(fields[5])
-        assert argv[:2] == ["scheduled", "run-once"]
-        assert argv[3] == str(DEMO)
-        assert to_minute(cron_runs(" ".join(fields[:5]))) == to_minute(promised[argv[2]])
+        assert argv[:3] == ["scheduled", "run-once", "--"]
+        assert argv[4] == str(DEMO)
+        assert to_minute(cron_runs(" ".join(fields[:5]))) == to_minute(promised[argv[3]])
 
 
 def fake_scheduled(directory: Path) -> Path:
@@ -122,7 +122,7 @@ def test_crontab_commands_run_in_a_real_shell_without_injection(
                 env={**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}"},
             )
     calls = [json.loads(line) for line in log.read_text().splitlines()]
-    assert calls == [["run-once", job_id, str(tmp_path)] for job_id in HOSTILE]
+    assert calls == [["run-once", "--", job_id, str(tmp_path)] for job_id in HOSTILE]
     assert not (tmp_path / "pwned").exists()
 
 
@@ -157,7 +157,9 @@ def test_systemd_units_match_the_real_tools(run_cli: RunCli, tmp_path: Path) -> 
         elapses = re.findall(r"(?:Next elapse|Iter\. #\d): \w+ (\S+ \S+) UTC", analyzed)
         assert [datetime.fromisoformat(t + "+00:00") for t in elapses] == runs
         service = (out / f"scheduled-{escaped}.service").read_text()
-        assert f'ExecStart="/usr/bin/env" "scheduled" "run-once" "{job_id}" "{DEMO}"' in service
+        assert (
+            f'ExecStart="/usr/bin/env" "scheduled" "run-once" "--" "{job_id}" "{DEMO}"' in service
+        )
 
 
 def test_systemd_escapes_hostile_ids_like_systemd_escape(tmp_path: Path) -> None:
@@ -176,7 +178,7 @@ def test_systemd_exec_start_keeps_specifiers_and_variables_literal(tmp_path: Pat
     write_project(tmp_path, '[tool.scheduled."100%$HOME"]\nevery = "day"\nentrypoint = "a:b"\n')
     files = export("systemd", load(tmp_path), ExportOptions(project_dir=tmp_path))
     service = next(f.text for f in files if f.name.endswith(".service"))
-    assert '"run-once" "100%%$$HOME"' in service
+    assert '"run-once" "--" "100%%$$HOME"' in service
 
 
 def test_kubernetes_manifests_pass_the_openapi_schema(run_cli: RunCli, tmp_path: Path) -> None:
@@ -221,7 +223,7 @@ def test_kubernetes_manifests_pass_the_openapi_schema(run_cli: RunCli, tmp_path:
         assert manifest["metadata"]["namespace"] == "jobs"
         container = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
         job_id = manifest["metadata"]["annotations"]["scheduled-spec/job-id"]
-        assert container["command"] == ["scheduled", "run-once", job_id, "."]
+        assert container["command"] == ["scheduled", "run-once", "--", job_id, "."]
     assert len(names) == len(HOSTILE), "distinct jobs never share a name"
 
 
@@ -286,7 +288,7 @@ def test_github_actions_hostile_ids_stay_data(run_cli: RunCli, tmp_path: Path) -
     assert [job["name"] for job in doc["jobs"].values()] == HOSTILE
     for key, job in doc["jobs"].items():
         assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", key)
-        assert job["steps"][-1]["run"] == 'scheduled run-once "$JOB_ID" "$PROJECT_DIR"'
+        assert job["steps"][-1]["run"] == 'scheduled run-once -- "$JOB_ID" "$PROJECT_DIR"'
         literal = job["if"].split("inputs.job == ", 1)[1]
         assert literal == "'" + job["name"].replace("'", "''") + "'"
 

@@ -45,7 +45,8 @@ from scheduled_spec.export import TARGETS, ExportError, ExportOptions, export
 @click.option(
     "--skip-unsupported",
     is_flag=True,
-    help="Leave out, with a warning, the jobs the target cannot express.",
+    help="Leave out, with a warning, the jobs the target cannot express (each named, with"
+    " the reason).",
 )
 def export_command(
     target: str,
@@ -63,8 +64,10 @@ def export_command(
 
     The exported schedule fires at the instants `scheduled show` lists, to the precision the
     target offers (crontab, Kubernetes and GitHub Actions have minutes: the seconds are
-    dropped, and the output says so). Each entry runs `scheduled run-once JOB DIR`. Use an
-    export instead of `scheduled run`, not beside it.
+    dropped, and the output says so), `at`, `timezone`, `cron` and `interval` included. A
+    job the target cannot express is refused with the reason; run policy keys the target
+    cannot enforce are named in a comment. Each entry runs `scheduled run-once -- JOB DIR`.
+    Use an export instead of `scheduled run`, not beside it.
 
     \b
     TARGET is one of: crontab, systemd, kubernetes, github-actions.
@@ -88,16 +91,18 @@ def export_command(
         namespace=namespace,
         extra={"install": install},
     )
-    try:
-        files = export(target, project, options)
-    except ExportError as exc:
-        if not (skip_unsupported and exc.jobs and len(exc.jobs) < len(project.jobs)):
-            click.echo(f"{filename}: {exc}", err=True)
-            raise SystemExit(EXIT_INVALID) from None
-        for reason in exc.reasons:
-            click.echo(f"{filename}: warning: left out: {reason}", err=True)
-        kept = tuple(job for job in project.jobs if job.id not in exc.jobs)
-        files = export(target, project.model_copy(update={"jobs": kept}), options)
+    while True:  # each pass leaves out at least one job, so this ends
+        try:
+            files = export(target, project, options)
+            break
+        except ExportError as exc:
+            if not (skip_unsupported and exc.jobs and len(exc.jobs) < len(project.jobs)):
+                click.echo(f"{filename}: {exc}", err=True)
+                raise SystemExit(EXIT_INVALID) from None
+            for reason in exc.reasons:
+                click.echo(f"{filename}: warning: left out: {reason}", err=True)
+            kept = tuple(job for job in project.jobs if job.id not in exc.jobs)
+            project = project.model_copy(update={"jobs": kept})
     if output is None:
         for index, exported in enumerate(files):
             if len(files) > 1:

@@ -2,8 +2,10 @@
 
 Each target module turns a validated `Project` into files; the exported schedule fires at
 the instants `scheduled show` lists, to the precision the target offers, and each entry
-invokes ``scheduled run-once <job-id>`` in the project's directory. A job the target cannot
-express raises `ExportError` naming the job and the reason.
+invokes ``scheduled run-once -- <job-id>`` in the project's directory. Extension schedules
+(`at`, `timezone`, `cron`, `interval`) are written in the target's own syntax where it can
+say them; a job the target cannot express raises `ExportError` naming the job and the
+reason (README "Exporting" has the table of what each target can say).
 """
 
 from __future__ import annotations
@@ -27,21 +29,4 @@ def export(target: str, project: Project, options: ExportOptions) -> list[Export
     """Export `project` to `target`. Raises ExportError, ValueError for an unknown target."""
     if target not in TARGETS:
         raise ValueError(f"unknown export target {target!r}; one of {', '.join(TARGETS)}")
-    # The targets write the hashed UTC slot; a job whose runs `at`, `timezone`, `cron` or
-    # `interval` place (SPEC.md part 9) would be exported at the wrong times.
-    extended = [
-        job
-        for job in project.jobs
-        if {"at", "timezone", "cron", "interval"} & set(job.extension_keys)
-    ]
-    if extended:
-        raise ExportError(
-            target,
-            [
-                f"{job.id}: uses {', '.join(job.extension_keys)}; extension schedules are not"
-                " exported yet (SPEC.md part 9)"
-                for job in extended
-            ],
-            tuple(job.id for job in extended),
-        )
     return TARGETS[target](project, options)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 
 from scheduled_spec.export.base import ExportOptions
 
 
-def run_once_argv(job_id: str, options: ExportOptions) -> list[str]:
-    """``scheduled run-once <job-id> <project dir>`` as an argument list."""
-    return [*options.command, "run-once", job_id, str(options.project_dir)]
+def run_once_argv(job_id: str, options: ExportOptions, extra: Sequence[str] = ()) -> list[str]:
+    """``scheduled run-once [extra] -- <job-id> <project dir>`` as an argument list.
+
+    ``--`` ends the options, so that an ID such as ``--help`` or ``-x`` is the job's.
+    """
+    return [*options.command, "run-once", *extra, "--", job_id, str(options.project_dir)]
 
 
 def shell_command(argv: list[str]) -> str:
