@@ -1,7 +1,11 @@
 """What runs inside the child process of one attempt (SPEC.md 10.8).
 
-``python .../scheduled_spec/provider/child.py ENTRYPOINT ROOT FD``: put ROOT first on
-sys.path, import the entrypoint, call it, await what it returns when that is awaitable.
+``python .../scheduled_spec/provider/child.py ENTRYPOINT ROOT FD [FENCE_FD SECONDS]``: put
+ROOT first on sys.path, import the entrypoint, call it, await what it returns when that is
+awaitable. With FENCE_FD, a watcher thread kills the child's process group when the
+provider dies (end of file) or sends no lease renewal (a line holding the seconds the run
+may go on) within SECONDS: a paused, partitioned or killed provider never leaves its job
+running past its lease, where another replica may take the run over (SPEC.md 10.4.5).
 The file runs as a script and imports nothing of scheduled_spec (whose package imports
 pydantic), so starting a child costs little more than starting Python. On an exception
 the traceback goes to stderr, a one-line summary to file descriptor FD, and the exit code
@@ -60,10 +64,38 @@ def _report(fd: int, text: str) -> None:
         os.write(fd, text.encode("utf-8", "replace")[:2000])
 
 
+def _fence(fd: int, seconds: float) -> None:
+    """Kill this process group when no renewal arrives on `fd` in time, or `fd` closes."""
+    import select  # noqa: PLC0415 - only for provider runs
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    def watch() -> None:
+        left, why = seconds, "its lease was not renewed in time"
+        while True:
+            ready, _, _ = select.select([fd], [], [], max(0.0, left))
+            if not ready:
+                break
+            data = os.read(fd, 4096)
+            if not data:
+                why = "the provider is gone"
+                break
+            with contextlib.suppress(ValueError):
+                left = float(data.split()[-1])
+        with contextlib.suppress(OSError):
+            os.write(2, f"scheduled: stopping this run: {why}\n".encode())
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="scheduled-fence", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run one attempt. Exits 0 on success, 1 on an exception, the job's code on SystemExit."""
-    entrypoint, root, fd_text = (argv if argv is not None else sys.argv[1:])[:3]
+    args = argv if argv is not None else sys.argv[1:]
+    entrypoint, root, fd_text = args[:3]
     fd = int(fd_text)
+    if len(args) >= 5:
+        _fence(int(args[3]), float(args[4]))
     if root:
         sys.path.insert(0, root)
     try:

@@ -138,3 +138,40 @@ def jumped(drift: float) -> None:
         f"wall clock jumped {direction} by {abs(drift):.0f} s",
         seconds=round(drift, 3),
     )
+
+
+def fenced(claim: Claim, age: float) -> None:
+    """This provider could not renew a lease in time: it stops the run (self-fencing)."""
+    emit(
+        logging.ERROR,
+        "self-fenced",
+        f"{claim.job_id}: lease on period {claim.period_key} not renewed for {age:.1f} s:"
+        " stopping the run; another provider takes it over once the lease expired",
+        job=claim.job_id,
+        period=claim.period_key,
+        fence=claim.fence,
+        seconds=round(age, 3),
+    )
+
+
+def ledger_down(exc: BaseException, failures: int, retry: float) -> None:
+    """The ledger did not answer a renewal: claiming waits; retried with capped backoff."""
+    emit(
+        logging.WARNING if failures > 1 else logging.ERROR,
+        "ledger-unreachable",
+        f"ledger unreachable ({exc}); claiming nothing until it answers; retry {failures}"
+        f" in {retry:g} s",
+        error=str(exc),
+        count=failures,
+        seconds=retry,
+    )
+
+
+def ledger_back(failures: int) -> None:
+    """The ledger answers again after failed renewals: claiming resumes."""
+    emit(
+        logging.WARNING,
+        "ledger-back",
+        f"ledger reachable again after {failures} failed attempt(s); claiming resumes",
+        count=failures,
+    )

@@ -25,6 +25,7 @@ class _InlineHandle:
         self.spec = spec
         self._started = max(time.monotonic(), spec.not_before)
         self._stopped = False
+        self._why = ""
         self.finished = False
         self.error: str | None = None
         self._result: Attempt | None = None
@@ -38,15 +39,18 @@ class _InlineHandle:
             outcome = State.SUCCEEDED if self.error is None else State.FAILED
             error = self.error
         elif self._stopped:
-            outcome, error = State.ABANDONED, "stopped at shutdown (the thread keeps running)"
+            outcome, error = State.ABANDONED, f"{self._why} (the thread keeps running)"
         elif elapsed >= spec.timeout:
             outcome, error = State.TIMED_OUT, f"timed out after {spec.timeout:g} s"
         if outcome is not None:
             self._result = Attempt(spec.context.attempt, outcome, spec.started_at, elapsed, error)
         return self._result
 
-    def stop(self) -> None:
-        self._stopped = True
+    def stop(self, why: str = "stopped at shutdown") -> None:
+        self._stopped, self._why = True, why
+
+    def renew(self, seconds: float) -> None:
+        pass  # a thread cannot be stopped: an inline run cannot fence itself
 
 
 _Work = tuple[RunSpec, _InlineHandle, Callable[[], None]]

@@ -32,6 +32,7 @@ from scheduled_spec.provider.ledger import (
     Gap,
     Kind,
     Ledger,
+    LedgerError,
     Owner,
     RunRecord,
     State,
@@ -42,6 +43,12 @@ from scheduled_spec.schedule import instant_key
 
 FAILPOINT = "SCHEDULED_FAILPOINT"
 JUMP_TOLERANCE = 5.0
+# Self-fencing (SPEC.md 10.4.5), in fractions of the lease since it was last renewed: the
+# provider stops a run's child at FENCE_AT (two missed heartbeats), and the child, on its
+# own, kills its process group at CHILD_FENCE_AT; both before the lease can be taken over.
+FENCE_AT = 2 / 3
+CHILD_FENCE_AT = 5 / 6
+RETRY_FIRST = 0.25  # seconds before the first retry of an unreachable ledger; doubles
 
 
 @dataclass(eq=False)
@@ -54,6 +61,8 @@ class _Active:
     started: float = 0.0  # monotonic start of the current attempt
     failures: int = 0
     staged: bool = False  # claimed ahead of its slot; starts at start_after
+    renewed: float = 0.0  # monotonic; the lease runs at least `lease` from then
+    fenced: bool = False  # its lease may be past: its child was told to stop
 
 
 def _utc(seconds: float) -> str:
@@ -98,6 +107,7 @@ class Provider:
         self._loaded = False
         self._last: tuple[float, float] | None = None
         self._next_heartbeat = 0.0
+        self._ledger_failures = 0  # consecutive failed renewals; claiming waits while > 0
         self._next_prune = 0.0
         self._next_scan = 0.0
         self._claim_due = True
@@ -142,9 +152,13 @@ class Provider:
                 self.step()
                 failures = 0
                 pause = self.next_wake()
+            except LedgerError as exc:  # unreachable: claiming waits, leases are watched
+                failures += 1
+                self._ledger_failed(exc)
+                pause = min(self.config.wake, 2.0**failures, self._fence_wait())
             except Exception:  # noqa: BLE001 - a long-running provider outlives a bad moment
                 failures += 1
-                pause = min(self.config.wake, 2.0**failures)
+                pause = min(self.config.wake, 2.0**failures, self._fence_wait())
                 log.exception("provider step failed; retrying in %g s", pause)
             wait(self.clock, self._wake, pause)
             self._wake.clear()
@@ -181,8 +195,12 @@ class Provider:
         upcoming = self._due.next_at()
         if upcoming is not None and self._claiming and self._claim_due:
             limits.append(upcoming - self._lead - now)
+        if self._ledger_failures:
+            limits.append(self._next_heartbeat - mono)
         for run in self._active.values():
             limits.append(self._next_heartbeat - mono)
+            if not run.fenced:
+                limits.append(run.renewed + self.config.lease * FENCE_AT - mono)
             if run.handle is None:
                 limits.append(run.start_after - mono)
             else:
@@ -196,10 +214,17 @@ class Provider:
         now_dt, mono = self.clock.now(), self._mono()
         now = now_dt.timestamp()
         self._notice_jump(now_dt.timestamp(), mono)
+        self._fence(mono)  # first: a provider resumed after a pause must stop its jobs at once
+        if self._ledger_failures:
+            if mono >= self._next_heartbeat:
+                self._heartbeat()  # the probe, with capped backoff
+            if self._ledger_failures:
+                return  # record and claim nothing until the ledger answers again
         self._reap()
         if mono >= self._next_heartbeat:
             self._heartbeat()
-            self._next_heartbeat = mono + self.config.lease / 3
+        if self._ledger_failures:
+            return
         if mono >= self._next_prune:
             # Only this project's jobs: another replica's version may know others.
             removed = self.ledger.prune(self.config.retention_days, self._jobs.keys())
@@ -337,7 +362,7 @@ class Provider:
         )
 
     def _hold(self, state: JobState, claim: Claim) -> _Active:
-        run = _Active(state, claim, claim.attempt + 1)
+        run = _Active(state, claim, claim.attempt + 1, renewed=self._mono())
         state.active = self._active[claim.run_id] = run
         return run
 
@@ -388,6 +413,7 @@ class Provider:
                 if os.environ.get(FAILPOINT) == "after-claim":
                     os.kill(os.getpid(), signal.SIGKILL)
                 run = self._hold(state, result)
+                run.renewed = mono  # read before the claim was sent: the lease runs from later
                 room -= 1
                 ahead = result.scheduled_at - wall
                 if ahead <= 0 or self.runner.waits:
@@ -426,6 +452,7 @@ class Provider:
             self.config.kill_grace,
             started_at,
             not_before,
+            max(0.001, run.renewed + self.config.lease * CHILD_FENCE_AT - self._mono()),
         )
         run.started = self._mono() + max(0.0, ahead)
         try:
@@ -490,12 +517,72 @@ class Provider:
             run.handle.stop()
         self._drop(run)
 
+    # -- leases: heartbeat and self-fencing (SPEC.md 10.4) ---------------------------------
+
     def _heartbeat(self) -> None:
-        claims = [r.claim for r in self._active.values()]
-        for claim in self.ledger.heartbeat(claims, self.config.lease):
-            run = self._active.get(claim.run_id)
-            if run is not None:
-                self._lost(run)
+        """Renew every held lease; while the ledger is unreachable, probe it with backoff."""
+        runs, sent = list(self._active.values()), self._mono()
+        try:
+            if runs:
+                lost = self.ledger.heartbeat([r.claim for r in runs], self.config.lease)
+            else:
+                lost = []
+                if self._ledger_failures:
+                    self.ledger.now()  # nothing to renew: just ask whether it answers
+        except Exception as exc:  # noqa: BLE001 - any failure to renew is handled by fencing
+            self._ledger_failed(exc)
+            return
+        if self._ledger_failures:
+            events.ledger_back(self._ledger_failures)
+            self._ledger_failures = 0
+        self._next_heartbeat = sent + self.config.lease / 3
+        gone = {c.run_id for c in lost}
+        for run in runs:
+            if run.claim.run_id in gone:
+                if run.claim.run_id in self._active:
+                    self._lost(run)
+                continue
+            run.renewed = sent
+            if run.handle is not None:
+                run.handle.renew(sent + self.config.lease * CHILD_FENCE_AT - self._mono())
+
+    def _ledger_failed(self, exc: Exception) -> None:
+        """Renewal failed: claim nothing, retry with capped backoff; `_fence` guards leases."""
+        self._ledger_failures += 1
+        cap = min(self.config.wake, self.config.lease / 3)
+        delay = min(cap, RETRY_FIRST * 2 ** (self._ledger_failures - 1))
+        self._next_heartbeat = self._mono() + delay
+        events.ledger_down(exc, self._ledger_failures, delay)
+
+    def _fence_wait(self) -> float:
+        """Seconds until the first held run's lease must be given up (inf: none held)."""
+        mono, lease = self._mono(), self.config.lease
+        waits = [r.renewed + lease * FENCE_AT - mono for r in self._active.values() if not r.fenced]
+        if self._ledger_failures:
+            waits.append(self._next_heartbeat - mono)
+        return max(0.0, min(waits, default=float("inf")))
+
+    def _fence(self, mono: float) -> None:
+        """Stop each run whose lease this provider can no longer prove it holds.
+
+        A lease not renewed for FENCE_AT of its length (database unreachable, this process
+        paused) may be past by the time a write gets through: the child is stopped now, a run
+        not started yet is dropped, and another replica (or this one) takes the run over once
+        the lease expired. An attempt that already ended keeps its outcome, which is recorded
+        only where the fence still matches.
+        """
+        for run in list(self._active.values()):
+            age = mono - run.renewed
+            if run.fenced or age < self.config.lease * FENCE_AT:
+                continue
+            if run.handle is not None and run.handle.poll() is not None:
+                continue
+            run.fenced = True
+            events.fenced(run.claim, age)
+            if run.handle is None:
+                self._drop(run)
+            else:
+                run.handle.stop(f"stopped: lease not renewed for {age:.1f} s")
 
     def _notice_jump(self, wall: float, mono: float) -> None:
         if self._last is not None:

@@ -3,7 +3,9 @@
 `ChildRunner` (the default) starts a child interpreter per attempt in its own session and
 process group, so a job that crashes, segfaults, calls ``os._exit`` or hangs cannot take
 the provider down; one thread per child watches it, reads its output (bounded: head and
-tail) and enforces the timeout (SIGTERM to the group, SIGKILL after a grace period).
+tail) and enforces the timeout (SIGTERM to the group, SIGKILL after a grace period). A
+child also fences itself (SPEC.md 10.4.5): it kills its process group when its provider
+dies, or stops renewing the run's lease (a paused or partitioned provider).
 `InlineRunner` (scheduled_spec.provider.inline) calls jobs in threads of this process.
 """
 
@@ -76,6 +78,9 @@ class RunSpec:
     kill_grace: float
     started_at: float  # wall clock, Unix seconds, for the record
     not_before: float = 0.0  # time.monotonic() before which a runner that waits must not call
+    # Seconds the attempt may run without `RunHandle.renew` (0: no limit); a child process
+    # kills its own group after that, even when its provider is paused or gone.
+    fence_after: float = 0.0
 
 
 class RunHandle(Protocol):
@@ -85,8 +90,12 @@ class RunHandle(Protocol):
         """The attempt's outcome once it ended (or timed out), else None."""
         ...
 
-    def stop(self) -> None:
-        """Stop the attempt; it ends as ABANDONED."""
+    def stop(self, why: str = "stopped at shutdown") -> None:
+        """Stop the attempt; it ends as ABANDONED, with `why` as its error."""
+        ...
+
+    def renew(self, seconds: float) -> None:
+        """The run's lease was renewed: the attempt may go on `seconds` more (see fence_after)."""
         ...
 
 
@@ -152,9 +161,16 @@ class _ChildHandle:
         self._result: Attempt | None = None
         self._stop_at: float | None = None
         self._reason: State | None = None
+        self._why = ""
         self._lock = threading.Lock()
         error_r, error_w = os.pipe()
         self._wake_r, self._wake_w = os.pipe()
+        # The child reads its lease renewals from fence_r; the provider alone holds fence_w, so
+        # the child sees end-of-file the moment the provider dies, however it dies.
+        fence_r, self._fence_w = os.pipe() if spec.fence_after > 0 else (-1, -1)
+        if self._fence_w >= 0:
+            os.set_blocking(self._fence_w, False)
+        fence_args = [str(fence_r), repr(spec.fence_after)] if fence_r >= 0 else []
         root = str(spec.root) if spec.root is not None else ""
         try:
             self._proc = subprocess.Popen(
@@ -164,6 +180,7 @@ class _ChildHandle:
                     str(spec.entrypoint),
                     root,
                     str(error_w),
+                    *fence_args,
                 ],
                 cwd=root or None,
                 env={**os.environ, **spec.context.env()},
@@ -171,13 +188,16 @@ class _ChildHandle:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
-                pass_fds=(error_w,),
+                pass_fds=(error_w,) if fence_r < 0 else (error_w, fence_r),
             )
         except OSError:
-            for fd in (error_r, error_w, self._wake_r, self._wake_w):
-                os.close(fd)
+            for fd in (error_r, error_w, self._wake_r, self._wake_w, fence_r, self._fence_w):
+                if fd >= 0:
+                    os.close(fd)
             raise
         os.close(error_w)
+        if fence_r >= 0:
+            os.close(fence_r)
         self._error_r = error_r
         self._error = b""
         self._pidfd: int | None = (
@@ -190,14 +210,22 @@ class _ChildHandle:
     def poll(self) -> Attempt | None:
         return self._result
 
-    def stop(self) -> None:
+    def stop(self, why: str = "stopped at shutdown") -> None:
         with self._lock:
             if self._result is not None or self._reason is not None:
                 return
-            self._reason = State.ABANDONED
+            self._reason, self._why = State.ABANDONED, why
         self._signal(signal.SIGTERM)
         self._stop_at = time.monotonic() + self.spec.kill_grace
         os.write(self._wake_w, b"x")
+
+    def renew(self, seconds: float) -> None:
+        with self._lock:
+            if self._fence_w < 0 or self._result is not None:
+                return
+            # The child is gone or its pipe is full (it is paused too): nothing to tell.
+            with contextlib.suppress(OSError):
+                os.write(self._fence_w, f"{max(0.0, seconds):.3f}\n".encode())
 
     def _signal(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -286,6 +314,10 @@ class _ChildHandle:
         for fd in (self._error_r, self._wake_r, self._wake_w, self._pidfd):
             if fd is not None:
                 os.close(fd)
+        with self._lock:
+            if self._fence_w >= 0:
+                os.close(self._fence_w)
+                self._fence_w = -1
         for pipe in pipes.values():
             if pipe is not None:
                 pipe.close()
@@ -297,7 +329,7 @@ class _ChildHandle:
         if self._reason is State.TIMED_OUT:
             outcome, error = State.TIMED_OUT, f"timed out after {spec.timeout:g} s"
         elif self._reason is State.ABANDONED:
-            outcome, error = State.ABANDONED, "stopped at shutdown"
+            outcome, error = State.ABANDONED, self._why
         elif returncode == 0:
             outcome, error = State.SUCCEEDED, None
         elif returncode < 0:
