@@ -278,3 +278,26 @@ def test_systemd_on_transition_days_skips_a_nonexistent_wall_time(tmp_path: Path
     first = next_run(project.job("early"), fall).at
     assert first == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # 02:30 CEST, the first 02:30
     assert calendar_fires([expression], 1, fall) == [first]
+
+
+def test_a_salt_moves_interval_ticks_and_slots_as_it_moves_the_provider(tmp_path: Path) -> None:
+    """SPEC.md 9.6.2: the phase hashes the slot key, the salt included."""
+    write_project(
+        tmp_path,
+        project_text({"beat": SYSTEMD_ONLY["beat"], "slot-local": CRON_SAFE["slot-local"]}),
+    )
+    project = load(tmp_path / "pyproject.toml")
+    options = ExportOptions(project_dir=tmp_path, salt="tenant-42")
+    files = {f.name: f.text for f in export("systemd", project, options)}
+    for job_id in ("beat", "slot-local"):
+        expressions = re.findall(
+            r"^OnCalendar=(.+)$",
+            files[f"scheduled-{job_id.replace('-', chr(92) + 'x2d')}.timer"],
+            re.MULTILINE,
+        )
+        job, after, runs = project.job(job_id), NOW, []
+        for _ in range(COUNT):
+            after = next_run(job, after, salt="tenant-42").at
+            runs.append(after)
+        assert calendar_fires(expressions) == to_second(runs), job_id
+        assert runs != promised(project, job_id)  # the salt did move them

@@ -103,7 +103,10 @@ def test_kubernetes_refuses_a_schedule_of_two_lines(tmp_path: Path) -> None:
     error = refusal("kubernetes", 'every = "day"\ninterval = "90m"', tmp_path)
     [reason] = error.reasons
     assert reason.startswith('job "job": interval = 5400 needs 2 cron lines (')
-    assert reason.endswith("), and a CronJob has one schedule")
+    assert reason.endswith(
+        "), and a CronJob has one schedule (and several CronJobs would not keep overlap"
+        " between them)"
+    )
 
 
 def test_github_actions_refuses_runs_closer_than_five_minutes(tmp_path: Path) -> None:

@@ -81,7 +81,8 @@ def wall_schedule(job: Job, salt: str = "") -> WallSchedule:
         source = f"cron = {_quoted(found.cron.text)}"
         return WallSchedule(found.zone_name, (cron_entry(found.cron),), source, local=local)
     if found.kind == "interval":
-        source = f"interval = {found.interval_ms / 1_000:g}"
+        seconds = f"{found.interval_ms / 1_000:.3f}".rstrip("0").rstrip(".")
+        source = f"interval = {seconds}"
         phase = phase_ms(job.id, found.interval_ms, salt)
         try:
             entries = interval_entries(found.interval_ms, phase)

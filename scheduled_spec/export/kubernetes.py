@@ -27,7 +27,8 @@ def one_schedule(_job: Job, schedule: WallSchedule) -> str:
     if len(lines) > 1:
         raise Unexpressible(
             f"{schedule.source} needs {len(lines)} cron lines ({'; '.join(lines)}), and a"
-            " CronJob has one schedule"
+            " CronJob has one schedule (and several CronJobs would not keep overlap between"
+            " them)"
         )
     return lines[0]
 

@@ -2,9 +2,9 @@
 
 `timeout` is enforced by the exported command itself (``run-once`` stops a run at the
 job's `timeout`), in every target; each target adds its own limit a little later as a
-backstop. The other keys are
-mapped where the target has an equivalent; where it has none, or only an approximation,
-`notes` says so in a comment of the output, so that no key is dropped silently.
+backstop. The other keys are mapped where the target has an equivalent; where it has
+none, or only an approximation, `notes` says so in a comment of the output, so that no key
+is dropped silently.
 """
 
 from __future__ import annotations
