@@ -13,7 +13,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from scheduled_spec.provider.clocks import wait
 from scheduled_spec.provider.config import Outcome, ProviderConfig
 from scheduled_spec.provider.due import Due, DueQueue, JobState, pop_queued
 from scheduled_spec.provider.events import emit, log
+from scheduled_spec.provider.held import HeldRun, HeldRuns
 from scheduled_spec.provider.ledger import (
     Attempt,
     Claim,
@@ -38,7 +38,7 @@ from scheduled_spec.provider.ledger import (
     State,
 )
 from scheduled_spec.provider.memory import release_free_memory
-from scheduled_spec.provider.runner import RunContext, RunHandle, Runner, RunSpec
+from scheduled_spec.provider.runner import RunContext, Runner, RunSpec
 from scheduled_spec.schedule import instant_key
 
 FAILPOINT = "SCHEDULED_FAILPOINT"
@@ -49,20 +49,6 @@ JUMP_TOLERANCE = 5.0
 FENCE_AT = 2 / 3
 CHILD_FENCE_AT = 5 / 6
 RETRY_FIRST = 0.25  # seconds before the first retry of an unreachable ledger; doubles
-
-
-@dataclass(eq=False)
-class _Active:
-    state: JobState
-    claim: Claim
-    attempt: int  # number of the current (or next) attempt
-    start_after: float = 0.0  # monotonic; the next attempt starts then
-    handle: RunHandle | None = None
-    started: float = 0.0  # monotonic start of the current attempt
-    failures: int = 0
-    staged: bool = False  # claimed ahead of its slot; starts at start_after
-    renewed: float = 0.0  # monotonic; the lease runs at least `lease` from then
-    fenced: bool = False  # its lease may be past: its child was told to stop
 
 
 def _utc(seconds: float) -> str:
@@ -100,8 +86,8 @@ class Provider:
         cfg = self.config
         self._due = DueQueue(project.jobs, salt=cfg.salt, policy=cfg.catch_up, cap=cfg.catch_up_cap)
         self._jobs = self._due.states
-        self._active: dict[str, _Active] = {}  # run_id -> run held by this provider
         self._wake = threading.Event()
+        self._held = HeldRuns(self._wake.set)  # the runs this provider holds
         self._stopping = False
         self._claiming = True
         self._loaded = False
@@ -133,7 +119,7 @@ class Provider:
     @property
     def busy(self) -> bool:
         """True while some run is held (running or waiting to retry) or some period queued."""
-        return bool(self._active or self._waiting)
+        return bool(self._held or self._waiting)
 
     def stop(self) -> None:
         """Stop claiming at once and shut down (safe from signal handlers and threads)."""
@@ -197,14 +183,12 @@ class Provider:
             limits.append(upcoming - self._lead - now)
         if self._ledger_failures:
             limits.append(self._next_heartbeat - mono)
-        for run in self._active.values():
+        if self._held:
             limits.append(self._next_heartbeat - mono)
-            if not run.fenced:
-                limits.append(run.renewed + self.config.lease * FENCE_AT - mono)
-            if run.handle is None:
-                limits.append(run.start_after - mono)
-            else:
-                limits.append(run.started + self._timeout(run.state) + 0.01 - mono)
+            limits.append(self._held.renewal_floor + self.config.lease * FENCE_AT - mono)
+            look = self._held.next_look()
+            if look is not None:
+                limits.append(look - mono)
         return max(0.0, min(limits))
 
     def step(self) -> None:
@@ -220,7 +204,7 @@ class Provider:
                 self._heartbeat()  # the probe, with capped backoff
             if self._ledger_failures:
                 return  # record and claim nothing until the ledger answers again
-        self._reap()
+        self._reap(mono)
         if mono >= self._next_heartbeat:
             self._heartbeat()
         if self._ledger_failures:
@@ -251,26 +235,26 @@ class Provider:
         """Stop claiming; give running attempts `shutdown_grace`, then stop them (abandoned)."""
         self._claiming = False
         deadline = time.monotonic() + self.config.shutdown_grace  # real waiting, not the clock
-        for run in list(self._active.values()):
+        for run in list(self._held.waiting.values()):
             if run.handle is None:
                 now = self.clock.now().timestamp()
                 self._end(
                     run,
                     Attempt(run.attempt, State.ABANDONED, now, 0.0, "not started before shutdown"),
                 )
-        while self._active and time.monotonic() < deadline:
+        while self._held and time.monotonic() < deadline:
             self._wake.wait(min(1.0, max(0.0, deadline - time.monotonic())))
             self._wake.clear()
-            self._reap()
-        for run in self._active.values():
+            self._reap(self._mono())
+        for run in self._held:
             if run.handle is not None:
                 run.handle.stop()
         # A child ignoring SIGTERM gets SIGKILL after kill_grace; an inline thread cannot be
         # stopped, so its run is recorded abandoned (its handle says so at once).
-        while self._active:
+        while self._held:
             self._wake.wait(0.1)
             self._wake.clear()
-            self._reap()
+            self._reap(self._mono(), every_run=True)
         self.runner.close()
         emit(logging.INFO, "provider-stop", "provider stopped")
 
@@ -336,7 +320,7 @@ class Provider:
         lease_now = self.ledger.now()  # not the provider's clock, which may be far off
         for record in self.ledger.unfinished():
             state = self._jobs.get(record.job_id)
-            if state is None or state.active is not None or record.run_id in self._active:
+            if state is None or state.active is not None or self._held.get(record.run_id):
                 continue
             if not self._takeable(record, lease_now):
                 continue
@@ -361,18 +345,14 @@ class Provider:
             record.scheduled_at or record.period_start,
         )
 
-    def _hold(self, state: JobState, claim: Claim) -> _Active:
-        run = _Active(state, claim, claim.attempt + 1, renewed=self._mono())
-        state.active = self._active[claim.run_id] = run
-        return run
+    def _hold(self, state: JobState, claim: Claim, renewed: float | None = None) -> HeldRun:
+        return self._held.hold(state, claim, self._mono() if renewed is None else renewed)
 
     def _start(self, mono: float) -> None:
         # Staged runs (claimed ahead of their slot) already hold their share of max_parallel.
-        room = self.config.max_parallel - sum(
-            r.handle is not None or r.staged for r in self._active.values()
-        )
+        room = self.config.max_parallel - self._held.occupied()
         launches = []
-        for run in list(self._active.values()):
+        for run in list(self._held.waiting.values()):
             if run.handle is None and run.start_after <= mono and (run.staged or room > 0):
                 room -= not run.staged
                 run.staged = False
@@ -393,7 +373,7 @@ class Provider:
                 events.started(run.claim, run.attempt, late)
 
     def _claim(
-        self, ready: list[JobState], room: int, mono: float, launches: list[_Active]
+        self, ready: list[JobState], room: int, mono: float, launches: list[HeldRun]
     ) -> list[JobState]:
         """Claim the next queued period of up to `room` jobs; return the jobs still waiting."""
         wall, mono = self.clock.now().timestamp(), self._mono()  # read together
@@ -412,8 +392,8 @@ class Provider:
                     continue
                 if os.environ.get(FAILPOINT) == "after-claim":
                     os.kill(os.getpid(), signal.SIGKILL)
-                run = self._hold(state, result)
-                run.renewed = mono  # read before the claim was sent: the lease runs from later
+                # mono was read before the claim was sent: the lease runs from later.
+                run = self._hold(state, result, renewed=mono)
                 room -= 1
                 ahead = result.scheduled_at - wall
                 if ahead <= 0 or self.runner.waits:
@@ -428,7 +408,7 @@ class Provider:
         job = state.job
         return job.timeout or self.config.timeout or float(PERIOD_SECONDS[job.every])
 
-    def _launch(self, run: _Active) -> float | None:
+    def _launch(self, run: HeldRun) -> float | None:
         """Start the run's next attempt; return how late it starts (None: it could not)."""
         claim, state = run.claim, run.state
         started_at = self.clock.now().timestamp()
@@ -456,23 +436,28 @@ class Provider:
         )
         run.started = self._mono() + max(0.0, ahead)
         try:
-            run.handle = self.runner.start(spec, self._wake.set)
+            handle = self.runner.start(spec, self._held.notifier(run))
         except OSError as exc:
             self._ended(
                 run, Attempt(run.attempt, State.FAILED, started_at, 0.0, f"could not start: {exc}")
             )
             return None
+        self._held.started(run, handle, run.started + spec.timeout + 0.01)
         return max(0.0, started_at - claim.scheduled_at)
 
     # -- ending ----------------------------------------------------------------------------
 
-    def _reap(self) -> None:
-        for run in list(self._active.values()):
+    def _reap(self, mono: float, *, every_run: bool = False) -> None:
+        """End the attempts that ended: those a runner said so of, or past their timeout
+        (`every_run`: poll every held run, as at shutdown, where stopped runs say nothing)."""
+        for run in list(self._held) if every_run else self._held.to_look_at(mono):
             result = run.handle.poll() if run.handle is not None else None
             if result is not None:
                 self._ended(run, result)
+            elif not every_run:  # stopped and still dying (kill grace): its runner will say
+                self._held.look_again(run, mono + 1.0)
 
-    def _ended(self, run: _Active, result: Attempt) -> None:
+    def _ended(self, run: HeldRun, result: Attempt) -> None:
         cfg, claim = self.config, run.claim
         events.ended(claim, result)
         if result.outcome is State.FAILED and not self._stopping:
@@ -484,14 +469,14 @@ class Provider:
             attempts = cfg.attempts if retries is None else retries + 1
             if run.failures < attempts and (inside or claim.kind is Kind.MANUAL):
                 if self.ledger.record_attempt(claim, result):
-                    run.handle, run.attempt = None, run.attempt + 1
-                    run.start_after = self._mono() + delay
+                    run.attempt += 1
+                    self._held.wait(run, self._mono() + delay)
                     return
                 self._lost(run)
                 return
         self._end(run, result)
 
-    def _end(self, run: _Active, result: Attempt) -> None:
+    def _end(self, run: HeldRun, result: Attempt) -> None:
         if not self.ledger.finish(run.claim, result):
             self._lost(run)
             return
@@ -502,16 +487,13 @@ class Provider:
             )
         )
 
-    def _drop(self, run: _Active) -> None:
-        self._active.pop(run.claim.run_id, None)
-        state = run.state
-        if state.active is run:  # with overlap = "allow", another run of the job may go on
-            state.active = next((r for r in self._active.values() if r.state is state), None)
+    def _drop(self, run: HeldRun) -> None:
+        self._held.drop(run)
         if run.state.queue:
             self._waiting[run.state.job.id] = None
             self._wake.set()  # a buffered period of this job may start now
 
-    def _lost(self, run: _Active) -> None:
+    def _lost(self, run: HeldRun) -> None:
         events.lost(run.claim)
         if run.handle is not None and run.handle.poll() is None:
             run.handle.stop()
@@ -521,7 +503,7 @@ class Provider:
 
     def _heartbeat(self) -> None:
         """Renew every held lease; while the ledger is unreachable, probe it with backoff."""
-        runs, sent = list(self._active.values()), self._mono()
+        runs, sent = list(self._held), self._mono()
         try:
             if runs:
                 lost = self.ledger.heartbeat([r.claim for r in runs], self.config.lease)
@@ -539,12 +521,13 @@ class Provider:
         gone = {c.run_id for c in lost}
         for run in runs:
             if run.claim.run_id in gone:
-                if run.claim.run_id in self._active:
+                if self._held.get(run.claim.run_id):
                     self._lost(run)
                 continue
             run.renewed = sent
             if run.handle is not None:
                 run.handle.renew(sent + self.config.lease * CHILD_FENCE_AT - self._mono())
+        self._held.refloor()
 
     def _ledger_failed(self, exc: Exception) -> None:
         """Renewal failed: claim nothing, retry with capped backoff; `_fence` guards leases."""
@@ -557,7 +540,7 @@ class Provider:
     def _fence_wait(self) -> float:
         """Seconds until the first held run's lease must be given up (inf: none held)."""
         mono, lease = self._mono(), self.config.lease
-        waits = [r.renewed + lease * FENCE_AT - mono for r in self._active.values() if not r.fenced]
+        waits = [self._held.renewal_floor + lease * FENCE_AT - mono]
         if self._ledger_failures:
             waits.append(self._next_heartbeat - mono)
         return max(0.0, min(waits, default=float("inf")))
@@ -571,7 +554,9 @@ class Provider:
         the lease expired. An attempt that already ended keeps its outcome, which is recorded
         only where the fence still matches.
         """
-        for run in list(self._active.values()):
+        if mono - self._held.renewal_floor < self.config.lease * FENCE_AT:
+            return  # every held lease is fresh: no scan
+        for run in list(self._held):
             age = mono - run.renewed
             if run.fenced or age < self.config.lease * FENCE_AT:
                 continue
@@ -583,6 +568,8 @@ class Provider:
                 self._drop(run)
             else:
                 run.handle.stop(f"stopped: lease not renewed for {age:.1f} s")
+                self._held.look_again(run, mono)  # an inline run says nothing when stopped
+        self._held.refloor()
 
     def _notice_jump(self, wall: float, mono: float) -> None:
         if self._last is not None:
