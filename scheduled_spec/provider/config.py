@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scheduled_spec.cadence import PERIOD_SECONDS
+from scheduled_spec.models import Job
 from scheduled_spec.provider.catchup import CatchUp
 from scheduled_spec.provider.ledger import State
 
@@ -25,6 +27,16 @@ class ProviderConfig:
     wake: float = 30.0
     lead: float = 1.0  # `run` claims this long before a slot, so that the slot only starts
     retention_days: float = 90.0
+
+
+def timeout_of(job: Job, config: ProviderConfig) -> float:
+    """The job's `timeout` key, else the provider's, else its cadence's period length."""
+    return job.timeout or config.timeout or float(PERIOD_SECONDS[job.every])
+
+
+def attempts_of(job: Job, config: ProviderConfig) -> int:
+    """Attempts per run: the job's `retries` key plus one, else the provider's setting."""
+    return config.attempts if job.retries is None else job.retries + 1
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,26 @@ class JobState:
 _INDEX_BITS = 24  # heap entries are ``milliseconds << 24 | index``: one int each
 
 
+def may_claim(state: JobState) -> bool:
+    """Whether a queued run of the job may be claimed now (SPEC.md 10.6, 9.7 `overlap`)."""
+    return state.active is None or state.job.overlap == "allow"
+
+
+def split_overlap(state: JobState, runs: tuple[Due, ...]) -> tuple[tuple[Due, ...], bool]:
+    """The runs that come due for a job, split by its `overlap`: (to queue, skipped?).
+
+    buffer-one (the default) keeps one run waiting and skips a second; skip drops what comes
+    due while a run of the job is held or queued; allow queues everything.
+    """
+    overlap = state.job.overlap or "buffer-one"
+    queued = bool(state.queue)
+    if (overlap == "skip" and (state.active is not None or queued)) or (
+        overlap == "buffer-one" and queued and len(runs) == 1
+    ):
+        return runs, True
+    return runs, False
+
+
 def pop_queued(state: JobState) -> Due:
     """The oldest queued run of a job that has one."""
     if not state.queue:

@@ -16,15 +16,23 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from scheduled_spec.cadence import PERIOD_SECONDS, period_key, period_start
+from scheduled_spec.cadence import period_key, period_start
 from scheduled_spec.clock import Clock
 from scheduled_spec.models import Project
 from scheduled_spec.provider import events
 from scheduled_spec.provider.clocks import wait
-from scheduled_spec.provider.config import Outcome, ProviderConfig
-from scheduled_spec.provider.due import Due, DueQueue, JobState, pop_queued
+from scheduled_spec.provider.config import Outcome, ProviderConfig, attempts_of, timeout_of
+from scheduled_spec.provider.due import (
+    Due,
+    DueQueue,
+    JobState,
+    may_claim,
+    pop_queued,
+    split_overlap,
+)
 from scheduled_spec.provider.events import emit, log
 from scheduled_spec.provider.held import HeldRun, HeldRuns
+from scheduled_spec.provider.leases import Leases
 from scheduled_spec.provider.ledger import (
     Attempt,
     Claim,
@@ -39,26 +47,16 @@ from scheduled_spec.provider.ledger import (
 )
 from scheduled_spec.provider.memory import release_free_memory
 from scheduled_spec.provider.runner import RunContext, Runner, RunSpec
+from scheduled_spec.provider.takeover import left_unfinished, take_over
 from scheduled_spec.schedule import instant_key
 
 FAILPOINT = "SCHEDULED_FAILPOINT"
 JUMP_TOLERANCE = 5.0
-# Self-fencing (SPEC.md 10.4.5), in fractions of the lease since it was last renewed: the
-# provider stops a run's child at FENCE_AT (two missed heartbeats), and the child, on its
-# own, kills its process group at CHILD_FENCE_AT; both before the lease can be taken over.
-FENCE_AT = 2 / 3
-CHILD_FENCE_AT = 5 / 6
-RETRY_FIRST = 0.25  # seconds before the first retry of an unreachable ledger; doubles
 
 
 def _utc(seconds: float) -> str:
     """RFC 3339 UTC, with milliseconds only for an instant off the whole second."""
     return instant_key(datetime.fromtimestamp(seconds, timezone.utc))
-
-
-def _free(state: JobState) -> bool:
-    """Whether a queued run of the job may be claimed now (SPEC.md 10.6, 9.7 `overlap`)."""
-    return state.active is None or state.job.overlap == "allow"
 
 
 class Provider:
@@ -88,12 +86,11 @@ class Provider:
         self._jobs = self._due.states
         self._wake = threading.Event()
         self._held = HeldRuns(self._wake.set)  # the runs this provider holds
+        self._leases = Leases(ledger, self.config, self._held, monotonic, self._lost, self._drop)
         self._stopping = False
         self._claiming = True
         self._loaded = False
         self._last: tuple[float, float] | None = None
-        self._next_heartbeat = 0.0
-        self._ledger_failures = 0  # consecutive failed renewals; claiming waits while > 0
         self._next_prune = 0.0
         self._next_scan = 0.0
         self._claim_due = True
@@ -140,11 +137,11 @@ class Provider:
                 pause = self.next_wake()
             except LedgerError as exc:  # unreachable: claiming waits, leases are watched
                 failures += 1
-                self._ledger_failed(exc)
-                pause = min(self.config.wake, 2.0**failures, self._fence_wait())
+                self._leases.failed(exc)
+                pause = min(self.config.wake, 2.0**failures, self._leases.wait())
             except Exception:  # noqa: BLE001 - a long-running provider outlives a bad moment
                 failures += 1
-                pause = min(self.config.wake, 2.0**failures, self._fence_wait())
+                pause = min(self.config.wake, 2.0**failures, self._leases.wait())
                 log.exception("provider step failed; retrying in %g s", pause)
             wait(self.clock, self._wake, pause)
             self._wake.clear()
@@ -167,11 +164,10 @@ class Provider:
         if not self._loaded:
             self.load()
         now = int(self.clock.now().timestamp())
-        rows: list[tuple[str, str, str]] = []
-        lease_now = self.ledger.now()  # leases are on the ledger's clock
-        for record in self.ledger.unfinished():
-            if record.job_id in self._jobs and self._takeable(record, lease_now):
-                rows.append((record.job_id, record.period_key, f"re-run ({record.state})"))
+        rows = [
+            (r.job_id, r.period_key, f"re-run ({r.state})")
+            for r in left_unfinished(self.ledger, self._jobs)
+        ]
         return rows + self._due.preview(now)
 
     def next_wake(self) -> float:
@@ -181,11 +177,8 @@ class Provider:
         upcoming = self._due.next_at()
         if upcoming is not None and self._claiming and self._claim_due:
             limits.append(upcoming - self._lead - now)
-        if self._ledger_failures:
-            limits.append(self._next_heartbeat - mono)
+        limits.extend(self._leases.limits(mono))
         if self._held:
-            limits.append(self._next_heartbeat - mono)
-            limits.append(self._held.renewal_floor + self.config.lease * FENCE_AT - mono)
             look = self._held.next_look()
             if look is not None:
                 limits.append(look - mono)
@@ -198,16 +191,17 @@ class Provider:
         now_dt, mono = self.clock.now(), self._mono()
         now = now_dt.timestamp()
         self._notice_jump(now_dt.timestamp(), mono)
-        self._fence(mono)  # first: a provider resumed after a pause must stop its jobs at once
-        if self._ledger_failures:
-            if mono >= self._next_heartbeat:
-                self._heartbeat()  # the probe, with capped backoff
-            if self._ledger_failures:
+        leases = self._leases
+        leases.fence(mono)  # first: a provider resumed after a pause must stop its jobs at once
+        if leases.failures:
+            if leases.due(mono):
+                leases.heartbeat()  # the probe, with capped backoff
+            if leases.failures:
                 return  # record and claim nothing until the ledger answers again
         self._reap(mono)
-        if mono >= self._next_heartbeat:
-            self._heartbeat()
-        if self._ledger_failures:
+        if leases.due(mono):
+            leases.heartbeat()
+        if leases.failures:
             return
         if mono >= self._next_prune:
             # Only this project's jobs: another replica's version may know others.
@@ -268,20 +262,14 @@ class Provider:
                 gap = Gap(job_id, every.value, first.key, first.start, last.key, last.start, count)
                 self.ledger.record_gap(gap)
                 events.missed(gap)
-            overlap = state.job.overlap or "buffer-one"
-            busy = state.active is not None or bool(state.queue)
-            # buffer-one keeps one run waiting; skip drops what comes due while one runs.
-            dropped = (busy and overlap == "skip") or (
-                bool(state.queue) and len(decided.run) == 1 and overlap == "buffer-one"
-            )
-            runs: tuple[Due, ...] = () if dropped else decided.run
-            skip: tuple[Due, ...] = decided.run if dropped else ()
-            for due in skip:
-                skipped = self._request(state, due)
-                self.ledger.record_skipped(skipped)
-                events.skipped(skipped)
-            if runs:
-                if state.active is not None and overlap != "allow":
+            runs, skip = split_overlap(state, decided.run)
+            if skip:
+                for due in runs:
+                    skipped = self._request(state, due)
+                    self.ledger.record_skipped(skipped)
+                    events.skipped(skipped)
+            elif runs:
+                if not may_claim(state):
                     events.queued(self._request(state, runs[-1]))
                 state.queue = [*(state.queue or ()), *runs]
                 self._waiting[job_id] = None
@@ -308,42 +296,15 @@ class Provider:
             self._hold(state, claim)
         self._immediately = []
 
-    @staticmethod
-    def _takeable(record: RunRecord, lease_now: float) -> bool:
-        """Abandoned, its owner proven dead, or its lease past on the ledger's clock."""
-        if record.state is State.ABANDONED:
-            return True
-        expired = record.lease_until is not None and record.lease_until < lease_now
-        return expired or record.owner_proven_dead()
-
     def _take_over(self) -> None:
-        lease_now = self.ledger.now()  # not the provider's clock, which may be far off
-        for record in self.ledger.unfinished():
-            state = self._jobs.get(record.job_id)
-            if state is None or state.active is not None or self._held.get(record.run_id):
+        for record in left_unfinished(self.ledger, self._jobs):
+            state = self._jobs[record.job_id]
+            if state.active is not None or self._held.get(record.run_id):
                 continue
-            if not self._takeable(record, lease_now):
-                continue
-            if record.state is State.ABANDONED or not record.owner_proven_dead():
-                (result,) = self.ledger.claim(
-                    [self._record_request(record)], self.owner, self.config.lease
-                )
-                claim = result if isinstance(result, Claim) else None
-            else:
-                claim = self.ledger.take_over(record, self.owner, self.config.lease)
+            claim = take_over(self.ledger, record, self.owner, self.config.lease)
             if claim is not None:
                 events.taken_over(record, claim)
                 self._hold(state, claim)
-
-    @staticmethod
-    def _record_request(record: RunRecord) -> ClaimRequest:
-        return ClaimRequest(
-            record.job_id,
-            record.every,
-            record.period_key,
-            record.period_start,
-            record.scheduled_at or record.period_start,
-        )
 
     def _hold(self, state: JobState, claim: Claim, renewed: float | None = None) -> HeldRun:
         return self._held.hold(state, claim, self._mono() if renewed is None else renewed)
@@ -359,9 +320,9 @@ class Provider:
                 launches.append(run)
         waiting = [self._jobs[j] for j in self._waiting]
         self._waiting.clear()
-        ready = [s for s in waiting if s.queue and _free(s)]
+        ready = [s for s in waiting if s.queue and may_claim(s)]
         for state in waiting:
-            if state.queue and not _free(state):
+            if state.queue and not may_claim(state):
                 self._waiting[state.job.id] = None  # waits for its running period to end
         ready = self._claim(ready, room, mono, launches)
         for state in ready:
@@ -400,13 +361,8 @@ class Provider:
                     launches.append(run)  # a runner that waits gets it now, to start at the slot
                 else:  # claimed ahead (lead): start at the slot
                     run.staged, run.start_after = True, mono + ahead
-            ready.extend(s for s in batch if s.queue and _free(s))
+            ready.extend(s for s in batch if s.queue and may_claim(s))
         return ready
-
-    def _timeout(self, state: JobState) -> float:
-        """The job's `timeout` key, else --timeout, else its cadence's period length."""
-        job = state.job
-        return job.timeout or self.config.timeout or float(PERIOD_SECONDS[job.every])
 
     def _launch(self, run: HeldRun) -> float | None:
         """Start the run's next attempt; return how late it starts (None: it could not)."""
@@ -428,11 +384,11 @@ class Provider:
             state.job.entrypoint,
             context,
             self.root,
-            self._timeout(state),
+            timeout_of(state.job, self.config),
             self.config.kill_grace,
             started_at,
             not_before,
-            max(0.001, run.renewed + self.config.lease * CHILD_FENCE_AT - self._mono()),
+            self._leases.child_deadline(run),
         )
         run.started = self._mono() + max(0.0, ahead)
         try:
@@ -465,9 +421,9 @@ class Provider:
             delay = cfg.backoff * 2 ** (run.failures - 1)
             due = Due(claim.period_key, claim.period_start, claim.scheduled_at)
             inside = self.clock.now().timestamp() + delay < self._due.retry_deadline(run.state, due)
-            retries = run.state.job.retries
-            attempts = cfg.attempts if retries is None else retries + 1
-            if run.failures < attempts and (inside or claim.kind is Kind.MANUAL):
+            if run.failures < attempts_of(run.state.job, cfg) and (
+                inside or claim.kind is Kind.MANUAL
+            ):
                 if self.ledger.record_attempt(claim, result):
                     run.attempt += 1
                     self._held.wait(run, self._mono() + delay)
@@ -498,78 +454,6 @@ class Provider:
         if run.handle is not None and run.handle.poll() is None:
             run.handle.stop()
         self._drop(run)
-
-    # -- leases: heartbeat and self-fencing (SPEC.md 10.4) ---------------------------------
-
-    def _heartbeat(self) -> None:
-        """Renew every held lease; while the ledger is unreachable, probe it with backoff."""
-        runs, sent = list(self._held), self._mono()
-        try:
-            if runs:
-                lost = self.ledger.heartbeat([r.claim for r in runs], self.config.lease)
-            else:
-                lost = []
-                if self._ledger_failures:
-                    self.ledger.now()  # nothing to renew: just ask whether it answers
-        except Exception as exc:  # noqa: BLE001 - any failure to renew is handled by fencing
-            self._ledger_failed(exc)
-            return
-        if self._ledger_failures:
-            events.ledger_back(self._ledger_failures)
-            self._ledger_failures = 0
-        self._next_heartbeat = sent + self.config.lease / 3
-        gone = {c.run_id for c in lost}
-        for run in runs:
-            if run.claim.run_id in gone:
-                if self._held.get(run.claim.run_id):
-                    self._lost(run)
-                continue
-            run.renewed = sent
-            if run.handle is not None:
-                run.handle.renew(sent + self.config.lease * CHILD_FENCE_AT - self._mono())
-        self._held.refloor()
-
-    def _ledger_failed(self, exc: Exception) -> None:
-        """Renewal failed: claim nothing, retry with capped backoff; `_fence` guards leases."""
-        self._ledger_failures += 1
-        cap = min(self.config.wake, self.config.lease / 3)
-        delay = min(cap, RETRY_FIRST * 2 ** (self._ledger_failures - 1))
-        self._next_heartbeat = self._mono() + delay
-        events.ledger_down(exc, self._ledger_failures, delay)
-
-    def _fence_wait(self) -> float:
-        """Seconds until the first held run's lease must be given up (inf: none held)."""
-        mono, lease = self._mono(), self.config.lease
-        waits = [self._held.renewal_floor + lease * FENCE_AT - mono]
-        if self._ledger_failures:
-            waits.append(self._next_heartbeat - mono)
-        return max(0.0, min(waits, default=float("inf")))
-
-    def _fence(self, mono: float) -> None:
-        """Stop each run whose lease this provider can no longer prove it holds.
-
-        A lease not renewed for FENCE_AT of its length (database unreachable, this process
-        paused) may be past by the time a write gets through: the child is stopped now, a run
-        not started yet is dropped, and another replica (or this one) takes the run over once
-        the lease expired. An attempt that already ended keeps its outcome, which is recorded
-        only where the fence still matches.
-        """
-        if mono - self._held.renewal_floor < self.config.lease * FENCE_AT:
-            return  # every held lease is fresh: no scan
-        for run in list(self._held):
-            age = mono - run.renewed
-            if run.fenced or age < self.config.lease * FENCE_AT:
-                continue
-            if run.handle is not None and run.handle.poll() is not None:
-                continue
-            run.fenced = True
-            events.fenced(run.claim, age)
-            if run.handle is None:
-                self._drop(run)
-            else:
-                run.handle.stop(f"stopped: lease not renewed for {age:.1f} s")
-                self._held.look_again(run, mono)  # an inline run says nothing when stopped
-        self._held.refloor()
 
     def _notice_jump(self, wall: float, mono: float) -> None:
         if self._last is not None:

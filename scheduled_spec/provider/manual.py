@@ -9,12 +9,12 @@ from __future__ import annotations
 import threading
 import time
 
-from scheduled_spec.cadence import PERIOD_SECONDS, period_key, period_start
+from scheduled_spec.cadence import period_key, period_start
 from scheduled_spec.clock import Clock
 from scheduled_spec.models import Project
 from scheduled_spec.provider import events
 from scheduled_spec.provider.clocks import wait
-from scheduled_spec.provider.config import Outcome, ProviderConfig
+from scheduled_spec.provider.config import Outcome, ProviderConfig, timeout_of
 from scheduled_spec.provider.ledger import Attempt, ClaimRequest, Ledger, Owner
 from scheduled_spec.provider.runner import RunContext, Runner, RunSpec
 
@@ -42,7 +42,7 @@ def run_once(
     claim = ledger.claim_manual(request, owner, cfg.lease)
     at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(now)))
     context = RunContext(job.id, claim.period_key, at, 1, claim.run_id, claim.fence)
-    timeout = job.timeout or cfg.timeout or float(PERIOD_SECONDS[job.every])
+    timeout = timeout_of(job, cfg)
     spec = RunSpec(job.entrypoint, context, project.root, timeout, cfg.kill_grace, now)
     done = threading.Event()
     handle = runner.start(spec, done.set)

@@ -22,8 +22,9 @@ from scheduled_spec.entrypoint import parse_entrypoint
 from scheduled_spec.loader import load
 from scheduled_spec.provider.config import ProviderConfig
 from scheduled_spec.provider.inline import InlineRunner
+from scheduled_spec.provider.leases import CHILD_FENCE_AT, FENCE_AT
 from scheduled_spec.provider.ledger import Attempt, Ledger, LedgerError, State, open_ledger
-from scheduled_spec.provider.loop import CHILD_FENCE_AT, FENCE_AT, Provider
+from scheduled_spec.provider.loop import Provider
 from scheduled_spec.provider.runner import ChildRunner, RunContext, RunSpec
 from scheduled_spec.slots import slot_offset
 from tests.provider.fakes import FakeClock
