@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,22 @@ FIXTURES = ROOT / "fixtures"
 DEMO = ROOT / "examples" / "demo"
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def assert_valid_kubernetes(paths: Iterable[Path]) -> None:
+    """The real `kubernetes-validate --strict` accepts every manifest in `paths`."""
+    validated = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "kubernetes-validate"),
+            "--strict",
+            "--quiet",
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert validated.returncode == 0, validated.stdout + validated.stderr
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from scheduled_spec import load, next_run
 from scheduled_spec.export import ExportError, ExportOptions, export
 from scheduled_spec.export.names import dns_label
 from scheduled_spec.export.systemd import escape_unit_name
-from tests.conftest import DEMO, RunCli, write_project
+from tests.conftest import DEMO, RunCli, assert_valid_kubernetes, write_project
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
 HOSTILE = [
@@ -198,18 +198,7 @@ def test_kubernetes_manifests_pass_the_openapi_schema(run_cli: RunCli, tmp_path:
     assert result.returncode == 0, result.stderr
     files = sorted(out.iterdir())
     assert len(files) == len(HOSTILE)
-    validated = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "kubernetes-validate"),
-            "--strict",
-            "--quiet",
-            *map(str, files),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert_valid_kubernetes(files)
     names = set()
     for file in files:
         manifest = yaml.safe_load(file.read_text())

@@ -14,7 +14,6 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,7 +24,7 @@ from croniter import croniter
 
 from scheduled_spec import Project, load, next_run
 from scheduled_spec.export import ExportOptions, export
-from tests.conftest import write_project
+from tests.conftest import assert_valid_kubernetes, write_project
 
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
 COUNT = 8
@@ -185,18 +184,7 @@ def test_kubernetes_round_trips_every_single_line_kind(
         zone = manifest["spec"]["timeZone"]
         fires = cron_fires([manifest["spec"]["schedule"]], zone)
         assert fires == to_minute(promised(cron_project, job_id)), job_id
-    validated = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "kubernetes-validate"),
-            "--strict",
-            "--quiet",
-            *map(str, out.iterdir()),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert_valid_kubernetes(out.iterdir())
 
 
 def test_github_actions_round_trips_with_timezones(cron_project: Project) -> None:

@@ -13,7 +13,7 @@ import yaml
 
 from scheduled_spec import Project, load
 from scheduled_spec.export import ExportOptions, export
-from tests.conftest import RunCli, write_project
+from tests.conftest import RunCli, assert_valid_kubernetes, write_project
 from tests.test_export import HOSTILE, fake_scheduled
 from tests.test_export_extensions import comments, project_text
 
@@ -119,18 +119,7 @@ def test_hostile_ids_stay_data_in_extension_exports(run_cli: RunCli, tmp_path: P
         check=False,
     )
     assert verified.stderr == "", verified.stderr
-    validated = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "kubernetes-validate"),
-            "--strict",
-            "--quiet",
-            *map(str, (out / "kubernetes").iterdir()),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert_valid_kubernetes((out / "kubernetes").iterdir())
     crontab = (out / "crontab" / "crontab").read_text()
     for line in crontab.splitlines():
         if line.startswith("@reboot "):
