@@ -1,31 +1,20 @@
 """The shared ledger: PostgreSQL through psycopg 3, for replicas on several hosts.
 
-``postgresql://user@host:5432/db?schema=scheduled`` (``postgres://`` too). The ``schema``
-query parameter (default ``scheduled``) names the PostgreSQL schema holding the tables; every
-other parameter goes to libpq as written (``sslmode``, ``connect_timeout``, ...).
+Opened for ``postgresql://`` and ``postgres://`` URLs (postgres_db.py: URL, connection,
+schema). Every time it stores or compares (leases, created/finished) is the database
+server's clock, so replicas with skewed clocks still agree on when a lease ends.
 
-The provider creates and versions its schema itself (a ``meta`` table) and refuses a newer
-version than it knows. Every time it stores or compares (leases, created/finished) is the
-database server's clock, so replicas with skewed clocks still agree on when a lease ends.
-
-Pooler-friendly on purpose: an autocommit connection, explicit short transactions (never
-open while a job runs), no session-level advisory locks, no session settings, no server-side
-prepared statements. A claim is ``INSERT ... ON CONFLICT DO NOTHING`` keyed by (job ID,
-period key); a take-over is an ``UPDATE`` conditional on the fence it read; heartbeats,
-attempts and outcomes are written only where the fence still matches.
+A claim is ``INSERT ... ON CONFLICT DO NOTHING`` keyed by (job ID, period key), one
+statement; a take-over is an ``UPDATE`` conditional on the fence it read; heartbeats,
+attempts and outcomes are single statements written only where the fence still matches.
+No transaction is ever open while a job runs.
 """
 
 from __future__ import annotations
 
-import contextlib
-import re
 import secrets
-from collections.abc import Callable, Collection, Sequence
-from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import psycopg
-from psycopg import errors as pg_errors
+from collections.abc import Collection, Sequence
+from typing import Any
 
 from scheduled_spec.clock import Clock
 from scheduled_spec.provider.ledger import (
@@ -37,29 +26,12 @@ from scheduled_spec.provider.ledger import (
     Kind,
     Latest,
     LedgerError,
-    LedgerNotFoundError,
     Owner,
     RunRecord,
     State,
 )
+from scheduled_spec.provider.postgres_db import Cursor, Database
 
-SCHEMA_VERSION = 1
-DEFAULT_SCHEMA = "scheduled"
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
-# Any 64-bit number: held only for the transaction that creates the schema, so that
-# replicas starting together do not race on CREATE TABLE IF NOT EXISTS.
-_CREATE_LOCK = 0x5C4ED01ED
-# libpq settings used unless the URL sets them: fail fast instead of hanging, so that the
-# provider's self-fencing (SPEC.md 10.4) sees an unreachable database in time.
-_DEFAULTS = {
-    "connect_timeout": "5",
-    "keepalives": "1",
-    "keepalives_idle": "5",
-    "keepalives_interval": "2",
-    "keepalives_count": "3",
-    "tcp_user_timeout": "10000",
-    "application_name": "scheduled-spec",
-}
 # The server's clock, freshest reading (now() is the transaction's start).
 _NOW = "extract(epoch from clock_timestamp())::float8"
 _RUN_COLUMNS = (
@@ -67,52 +39,6 @@ _RUN_COLUMNS = (
     " lease_until, scheduled_at, created_at, finished_at, error, last_period_key, missed_count"
 )
 _ATTEMPT_COLUMNS = "run_id, attempt, outcome, started_at, duration, error, output"
-_RETRIES = 5  # deadlocks and serialization failures between replicas are retried
-
-_SCHEMA = """
-CREATE SCHEMA IF NOT EXISTS {s};
-CREATE TABLE IF NOT EXISTS {s}.meta (key text PRIMARY KEY, value text NOT NULL);
-CREATE TABLE IF NOT EXISTS {s}.runs (
-    run_id text PRIMARY KEY,
-    job_id text NOT NULL,
-    kind text NOT NULL,
-    every text NOT NULL,
-    period_key text NOT NULL,
-    period_start bigint NOT NULL,
-    last_period_key text,
-    last_period_start bigint,
-    missed_count bigint NOT NULL DEFAULT 0,
-    scheduled_at double precision,
-    state text NOT NULL,
-    owner text,
-    lease_until double precision,
-    fence bigint NOT NULL DEFAULT 1,
-    attempt integer NOT NULL DEFAULT 0,
-    created_at double precision NOT NULL,
-    finished_at double precision,
-    error text
-);
-CREATE UNIQUE INDEX IF NOT EXISTS runs_identity ON {s}.runs (job_id, period_key)
-    WHERE kind <> 'manual';
-CREATE INDEX IF NOT EXISTS runs_latest ON {s}.runs (job_id, period_start);
-CREATE INDEX IF NOT EXISTS runs_unfinished ON {s}.runs (state)
-    WHERE state IN ('running', 'abandoned');
-CREATE INDEX IF NOT EXISTS runs_created ON {s}.runs (created_at);
-CREATE TABLE IF NOT EXISTS {s}.attempts (
-    run_id text NOT NULL REFERENCES {s}.runs (run_id) ON DELETE CASCADE,
-    attempt integer NOT NULL,
-    fence bigint NOT NULL,
-    outcome text NOT NULL,
-    started_at double precision NOT NULL,
-    duration double precision NOT NULL,
-    error text,
-    output text NOT NULL DEFAULT '',
-    PRIMARY KEY (run_id, attempt, fence)
-)
-"""
-
-T = TypeVar("T")
-Cursor = psycopg.Cursor[tuple[Any, ...]]
 
 
 def _record(row: Sequence[Any]) -> RunRecord:
@@ -121,181 +47,29 @@ def _record(row: Sequence[Any]) -> RunRecord:
     )
 
 
-def parse_url(url: str) -> tuple[str, str, str]:
-    """(libpq connection URL, schema name, URL safe to log). Raises LedgerError."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres") or not parts.netloc + parts.path:
-        raise LedgerError(f"expected postgresql://USER@HOST:PORT/DATABASE, got {url!r}")
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    schema = DEFAULT_SCHEMA
-    options = []
-    for name, value in query:
-        if name == "schema":
-            schema = value
-        else:
-            options.append((name, value))
-    if not _IDENTIFIER.fullmatch(schema):
-        raise LedgerError(
-            f"{url!r}: schema must be a plain PostgreSQL name (letters, digits, _;"
-            f" at most 63), got {schema!r}"
-        )
-    given = {name for name, _ in options}
-    options += [(k, v) for k, v in _DEFAULTS.items() if k not in given]
-    conninfo = urlunsplit(parts._replace(query=urlencode(options)))
-    netloc = parts.netloc
-    if parts.password is not None:
-        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
-    shown = urlunsplit(parts._replace(netloc=netloc, query=f"schema={schema}"))
-    return conninfo, schema, shown
-
-
 class PostgresLedger:
     """A `Ledger` in one PostgreSQL schema. Use from one thread (the provider's loop).
 
-    Raises LedgerError when the server cannot be reached, the schema is newer than this
-    version knows, or (with ``create=False``) the schema does not exist yet.
+    Raises LedgerError when the server cannot be reached or the schema is newer than this
+    version knows; LedgerNotFoundError without `create` when the schema does not exist yet.
     """
 
     def __init__(self, url: str, *, clock: Clock, create: bool = True) -> None:
-        self._conninfo, self.schema, self.url = parse_url(url)
+        self._db = Database(url)
+        self.url, self.schema = self._db.url, self._db.schema
         self._clock = clock
-        self._s = f'"{self.schema}"'
-        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+        self._s = self._db.s
         try:
-            self.created = self._prepare(create)
+            self.created = self._db.prepare(create)
         except BaseException:
-            self._drop()
+            self._db.close()
             raise
+        self._read, self._transaction = self._db.read, self._db.transaction
 
     @classmethod
     def from_url(cls, url: str, *, clock: Clock) -> PostgresLedger:
         """Open the ledger a ``postgresql://`` URL names, creating its schema if needed."""
         return cls(url, clock=clock)
-
-    # -- connection and transactions -------------------------------------------------------
-
-    def _connection(self) -> psycopg.Connection[tuple[Any, ...]]:
-        conn = self._conn
-        if conn is not None and not conn.closed and not conn.broken:
-            return conn
-        self._drop()
-        try:
-            # prepare_threshold=None: no server-side prepared statements, which transaction-mode
-            # poolers cannot route.
-            conn = psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
-        except psycopg.Error as exc:
-            raise LedgerError(f"{self.url}: cannot connect to the ledger: {_summary(exc)}") from exc
-        self._conn = conn
-        return conn
-
-    def _drop(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                self._conn.close()
-        self._conn = None
-
-    def _fail(self, what: str, exc: psycopg.Error) -> LedgerError:
-        if self._conn is not None and (self._conn.broken or self._conn.closed):
-            self._drop()  # the next call reconnects
-        return LedgerError(f"{self.url}: {what}: {_summary(exc)}")
-
-    def _begin(self) -> psycopg.Connection[tuple[Any, ...]]:
-        """A connection inside a fresh transaction; a dead connection is replaced once.
-
-        Retrying here is safe: nothing of the transaction reached the server yet.
-        """
-        conn = self._connection()
-        try:
-            conn.execute("BEGIN")
-        except psycopg.OperationalError:
-            self._drop()
-            conn = self._connection()
-            conn.execute("BEGIN")
-        return conn
-
-    def _transaction(self, what: str, work: Callable[[Cursor], T]) -> T:
-        """Run `work` in one short transaction; retry it on deadlock or serialization failure."""
-        for attempt in range(_RETRIES):
-            try:
-                conn = self._begin()
-                try:
-                    with conn.cursor() as cur:
-                        result = work(cur)
-                except BaseException:
-                    if not conn.broken:
-                        with contextlib.suppress(psycopg.Error):
-                            conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
-                if attempt == _RETRIES - 1:
-                    raise
-                continue
-            except psycopg.Error as exc:
-                raise self._fail(what, exc) from exc
-            return result
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _read(self, what: str, work: Callable[[Cursor], T]) -> T:
-        """Run a read (or an idempotent single statement); retried once on a dead connection."""
-        for attempt in range(2):
-            try:
-                with self._connection().cursor() as cur:
-                    return work(cur)
-            except psycopg.OperationalError as exc:
-                self._drop()
-                if attempt == 1:
-                    raise self._fail(what, exc) from exc
-            except psycopg.Error as exc:
-                raise self._fail(what, exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    # -- schema ----------------------------------------------------------------------------
-
-    def _version(self, cur: Cursor) -> int | None:
-        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{self._s}.meta",))
-        row = cur.fetchone()
-        if row is None or not row[0]:
-            return None
-        cur.execute(f"SELECT value FROM {self._s}.meta WHERE key = 'schema_version'")  # noqa: S608 - fixed SQL
-        found = cur.fetchone()
-        return None if found is None else int(found[0])
-
-    def _check(self, version: int) -> None:
-        if version > SCHEMA_VERSION:
-            raise LedgerError(
-                f"{self.url}: schema version {version} is newer than this version"
-                f" understands ({SCHEMA_VERSION}); upgrade scheduled-spec"
-            )
-
-    def _prepare(self, create: bool) -> bool:
-        """Check (and create when missing) the schema; True when this call created it."""
-        version = self._read("cannot read the ledger's schema", self._version)
-        if version is not None:
-            self._check(version)
-            return False
-        if not create:
-            raise LedgerNotFoundError(
-                f"{self.url}: no ledger schema {self.schema!r} yet; create it with"
-                " `scheduled ledger init --ledger URL`"
-            )
-
-        def create_schema(cur: Cursor) -> tuple[bool, int]:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_CREATE_LOCK,))
-            found = self._version(cur)
-            if found is not None:
-                return False, found
-            for statement in _SCHEMA.format(s=self._s).split(";"):
-                cur.execute(statement)
-            cur.execute(
-                f"INSERT INTO {self._s}.meta (key, value) VALUES ('schema_version', %s)",  # noqa: S608
-                (str(SCHEMA_VERSION),),
-            )
-            return True, SCHEMA_VERSION
-
-        created, version = self._transaction("cannot create the ledger's schema", create_schema)
-        self._check(version)
-        return created
 
     # -- the Ledger protocol ---------------------------------------------------------------
 
@@ -343,7 +117,7 @@ class PostgresLedger:
         ids = [secrets.token_hex(8) for _ in reqs]
         s = self._s
 
-        def work(cur: Cursor) -> dict[int, Claim | RunRecord]:
+        def insert(cur: Cursor) -> set[str]:
             cur.execute(
                 f"INSERT INTO {s}.runs (run_id, job_id, kind, every, period_key, period_start,"  # noqa: S608
                 " scheduled_at, state, owner, lease_until, created_at)"
@@ -365,53 +139,66 @@ class PostgresLedger:
                     [r.scheduled_at for r in reqs],
                 ),
             )
-            inserted = {row[0] for row in cur.fetchall()}
-            results: dict[int, Claim | RunRecord] = {}
-            others = []
-            for n, (req, run_id) in enumerate(zip(reqs, ids, strict=True)):
-                if run_id in inserted:
-                    results[n] = Claim(
-                        run_id,
-                        req.job_id,
-                        req.every,
-                        req.period_key,
-                        req.period_start,
-                        req.scheduled_at,
-                        1,
-                        0,
-                    )
-                else:
-                    others.append(n)
-            if not others:
-                return results
-            cur.execute(
-                f"SELECT {_RUN_COLUMNS}, {_NOW} FROM {s}.runs WHERE kind <> 'manual'"  # noqa: S608
-                " AND (job_id, period_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
-                ([reqs[n].job_id for n in others], [reqs[n].period_key for n in others]),
-            )
-            rows = cur.fetchall()
-            existing = {(r[1], r[4]): (_record(r), float(r[17])) for r in rows}
-            for n in others:
-                found = existing.get((reqs[n].job_id, reqs[n].period_key))
-                if found is None:  # pragma: no cover - the insert conflicted with it
-                    raise LedgerError(f"{self.url}: claim conflicted with no row")
-                record, now = found
-                expired = (
-                    record.state is State.RUNNING
-                    and record.lease_until is not None
-                    and record.lease_until < now
-                )
-                claim = None
-                if record.kind is Kind.SCHEDULED and (record.state is State.ABANDONED or expired):
-                    claim = self._bump(cur, record, owner, lease_seconds, expired_only=True)
-                results[n] = claim if claim is not None else record
-            return results
+            return {row[0] for row in cur.fetchall()}
 
-        by_sorted = self._transaction("cannot claim", work)
-        results: list[Claim | RunRecord | None] = [None] * len(requests)
+        # One statement, its own transaction: the common case (nothing held elsewhere) is one
+        # round trip. Retried once on a dead connection; rows a lost reply did insert come
+        # back as conflicts held by this very owner, and are this owner's claims.
+        inserted = self._read("cannot claim", insert)
+        results: dict[int, Claim | RunRecord] = {}
+        others = []
+        for n, (req, run_id) in enumerate(zip(reqs, ids, strict=True)):
+            if run_id in inserted:
+                results[n] = Claim(
+                    run_id,
+                    req.job_id,
+                    req.every,
+                    req.period_key,
+                    req.period_start,
+                    req.scheduled_at,
+                    1,
+                    0,
+                )
+            else:
+                others.append(n)
+        if others:
+            taken = self._transaction(
+                "cannot claim",
+                lambda cur: self._held(cur, [reqs[n] for n in others], owner, lease_seconds),
+            )
+            results.update(zip(others, taken, strict=True))
+        by_caller: list[Claim | RunRecord | None] = [None] * len(requests)
         for n, i in enumerate(order):
-            results[i] = by_sorted[n]
-        return [r for r in results if r is not None]
+            by_caller[i] = results[n]
+        return [r for r in by_caller if r is not None]
+
+    def _held(
+        self, cur: Cursor, reqs: list[ClaimRequest], owner: Owner, lease: float
+    ) -> list[Claim | RunRecord]:
+        """For periods whose row exists: take over the abandoned or expired, else the row."""
+        cur.execute(
+            f"SELECT {_RUN_COLUMNS}, {_NOW} FROM {self._s}.runs WHERE kind <> 'manual'"  # noqa: S608
+            " AND (job_id, period_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+            ([r.job_id for r in reqs], [r.period_key for r in reqs]),
+        )
+        existing = {(r[1], r[4]): (_record(r), float(r[17])) for r in cur.fetchall()}
+        results: list[Claim | RunRecord] = []
+        for req in reqs:
+            found = existing.get((req.job_id, req.period_key))
+            if found is None:  # pragma: no cover - the insert conflicted with it
+                raise LedgerError(f"{self.url}: claim conflicted with no row")
+            record, now = found
+            live = record.lease_until is not None and record.lease_until >= now
+            expired = record.state is State.RUNNING and not live
+            claim = None
+            if record.kind is not Kind.SCHEDULED:
+                pass
+            elif record.state is State.RUNNING and live and record.owner == str(owner):
+                claim = _claim_of(record)  # inserted by a retried statement whose reply was lost
+            elif record.state is State.ABANDONED or expired:
+                claim = self._bump(cur, record, owner, lease, expired_only=True)
+            results.append(claim if claim is not None else record)
+        return results
 
     def _bump(
         self, cur: Cursor, run: RunRecord, owner: Owner, lease: float, *, expired_only: bool
@@ -500,53 +287,71 @@ class PostgresLedger:
         renewed = self._read("cannot renew leases", work)
         return [c for c in claims if c.run_id not in renewed]
 
-    def _attempt(self, cur: Cursor, claim: Claim, attempt: Attempt) -> None:
-        cur.execute(
-            f"INSERT INTO {self._s}.attempts (run_id, attempt, fence, outcome, started_at,"  # noqa: S608
-            " duration, error, output) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    def _fenced(self, what: str, update: str, claim: Claim, attempt: Attempt, done: str) -> bool:
+        """Update the run where the fence matches and record the attempt, in one statement.
+
+        `update` sets the run's columns; `done` is the condition that holds once this very
+        write went through (checked when a lost reply makes the outcome unknown).
+        """
+        s = self._s
+        params = {
+            "run_id": claim.run_id,
+            "fence": claim.fence,
+            "attempt": attempt.attempt,
+            "outcome": str(attempt.outcome),
+            "started_at": attempt.started_at,
+            "duration": attempt.duration,
+            "error": attempt.error,
+            "output": attempt.output.replace("\x00", "\ufffd"),  # text columns refuse NUL
+        }
+        query = (
+            f"WITH run AS (UPDATE {s}.runs SET {update}"  # noqa: S608 - fixed SQL
+            " WHERE run_id = %(run_id)s AND fence = %(fence)s AND state = 'running'"
+            f" RETURNING run_id) INSERT INTO {s}.attempts (run_id, attempt, fence, outcome,"
+            " started_at, duration, error, output) SELECT run_id, %(attempt)s, %(fence)s,"
+            " %(outcome)s, %(started_at)s, %(duration)s, %(error)s, %(output)s FROM run"
             " ON CONFLICT (run_id, attempt, fence) DO UPDATE SET outcome = EXCLUDED.outcome,"
             " started_at = EXCLUDED.started_at, duration = EXCLUDED.duration,"
-            " error = EXCLUDED.error, output = EXCLUDED.output",
-            (
-                claim.run_id,
-                attempt.attempt,
-                claim.fence,
-                str(attempt.outcome),
-                attempt.started_at,
-                attempt.duration,
-                attempt.error,
-                attempt.output.replace("\x00", "\ufffd"),  # text columns refuse NUL
-            ),
+            " error = EXCLUDED.error, output = EXCLUDED.output RETURNING 1"
         )
+        check = (
+            f"SELECT 1 FROM {s}.runs r JOIN {s}.attempts a USING (run_id)"  # noqa: S608
+            " WHERE r.run_id = %(run_id)s AND r.fence = %(fence)s AND a.fence = %(fence)s"
+            f" AND a.attempt = %(attempt)s AND a.outcome = %(outcome)s AND {done}"
+        )
+        tries = 0
+
+        def write(cur: Cursor) -> bool:
+            nonlocal tries
+            tries += 1
+            cur.execute(query, params)
+            if cur.fetchone() is not None:
+                return True
+            if tries == 1:
+                return False
+            cur.execute(check, params)
+            return cur.fetchone() is not None  # the first try went through, its reply lost
+
+        return self._read(what, write)
 
     def record_attempt(self, claim: Claim, attempt: Attempt) -> bool:
-        def work(cur: Cursor) -> bool:
-            cur.execute(
-                f"UPDATE {self._s}.runs SET attempt = GREATEST(attempt, %s)"  # noqa: S608
-                " WHERE run_id = %s AND fence = %s AND state = 'running' RETURNING 1",
-                (attempt.attempt, claim.run_id, claim.fence),
-            )
-            if cur.fetchone() is None:
-                return False
-            self._attempt(cur, claim, attempt)
-            return True
-
-        return self._transaction("cannot record the attempt", work)
+        return self._fenced(
+            "cannot record the attempt",
+            "attempt = GREATEST(attempt, %(attempt)s)",
+            claim,
+            attempt,
+            "r.state = 'running'",
+        )
 
     def finish(self, claim: Claim, attempt: Attempt) -> bool:
-        def work(cur: Cursor) -> bool:
-            cur.execute(
-                f"UPDATE {self._s}.runs SET attempt = GREATEST(attempt, %s), state = %s,"  # noqa: S608
-                f" finished_at = {_NOW}, error = %s, lease_until = NULL"
-                " WHERE run_id = %s AND fence = %s AND state = 'running' RETURNING 1",
-                (attempt.attempt, str(attempt.outcome), attempt.error, claim.run_id, claim.fence),
-            )
-            if cur.fetchone() is None:
-                return False
-            self._attempt(cur, claim, attempt)
-            return True
-
-        return self._transaction("cannot record the outcome", work)
+        return self._fenced(
+            "cannot record the outcome",
+            f"attempt = GREATEST(attempt, %(attempt)s), state = %(outcome)s,"
+            f" finished_at = {_NOW}, error = %(error)s, lease_until = NULL",
+            claim,
+            attempt,
+            "r.state = %(outcome)s",
+        )
 
     def _insert_final(self, row: dict[str, Any]) -> None:
         names = ", ".join(row)
@@ -636,9 +441,17 @@ class PostgresLedger:
         return self._transaction("cannot prune the ledger", work)
 
     def close(self) -> None:
-        self._drop()
+        self._db.close()
 
 
-def _summary(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+def _claim_of(record: RunRecord) -> Claim:
+    return Claim(
+        record.run_id,
+        record.job_id,
+        record.every,
+        record.period_key,
+        record.period_start,
+        record.scheduled_at or record.period_start,
+        record.fence,
+        record.attempt,
+    )

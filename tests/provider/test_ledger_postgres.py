@@ -6,13 +6,23 @@ The shared behaviour is the contract suite's (test_ledger_contract.py, "postgres
 from __future__ import annotations
 
 import logging
+import secrets
 import subprocess
 import sys
 
 import pytest
 
-from scheduled_spec.provider.ledger import LedgerError, open_ledger, postgres_ledger
-from scheduled_spec.provider.ledger_postgres import parse_url
+from scheduled_spec.provider.ledger import (
+    Attempt,
+    Claim,
+    ClaimRequest,
+    LedgerError,
+    Owner,
+    State,
+    open_ledger,
+    postgres_ledger,
+)
+from scheduled_spec.provider.postgres_db import parse_url
 from tests.conftest import ROOT
 from tests.provider.fakes import FakeClock
 from tests.provider.postgres import execute, server_url
@@ -116,17 +126,33 @@ def test_clock_skew_is_logged_and_warned_above_a_second(
     assert record.levelno == logging.INFO
 
 
-def test_a_terminated_backend_is_replaced_on_the_next_call(postgres_url: str) -> None:
-    ledger = open_ledger(postgres_url, clock=FakeClock())
-    schema = postgres_url.rsplit("schema=", 1)[1]
-    assert ledger.latest() == {}
-    killed = execute(
-        server_url(),
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-        " WHERE application_name = 'scheduled-spec' AND pid <> pg_backend_pid()",
+def _terminate(name: str) -> int:
+    """Terminate the backends of connections named `name` (only this test's)."""
+    return len(
+        execute(
+            server_url(),
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            name,
+        )
     )
-    assert killed
+
+
+def test_a_terminated_backend_is_replaced_on_the_next_call(postgres_url: str) -> None:
+    name = f"terminated-{secrets.token_hex(4)}"
+    ledger = open_ledger(f"{postgres_url}&application_name={name}", clock=FakeClock())
+    owner = Owner("test-host", 1, "", "a")
+    request = ClaimRequest("job", "day", "2026-05-31", 1_780_185_600, 1_780_200_000)
+    assert _terminate(name)
     assert ledger.latest() == {}  # a read reconnects
-    assert ledger.prune(1, {"x"}) == 0  # so does a transaction
-    assert schema
+    assert _terminate(name)
+    (claim,) = ledger.claim([request], owner, 60)  # so does a claim
+    assert isinstance(claim, Claim)
+    assert _terminate(name)
+    assert ledger.heartbeat([claim], 60) == []
+    assert _terminate(name)
+    assert ledger.finish(claim, Attempt(1, State.SUCCEEDED, 0.0, 0.1))
+    assert _terminate(name)
+    assert ledger.prune(1, {"x"}) == 0  # and a transaction
+    ((state, fence),) = [(e.run.state, e.run.fence) for e in ledger.history()]
+    assert (state, fence) == (State.SUCCEEDED, 1)
     ledger.close()

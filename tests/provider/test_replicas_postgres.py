@@ -209,7 +209,8 @@ def test_a_short_outage_keeps_the_run(tmp_path: Path, postgres_url: str, figure:
     clock = tmp_path / "clock"
     set_clock(clock, T)
     proxy = Proxy(_upstream())
-    url = _proxied(postgres_url, proxy, "replica-short")
+    name = f"replica-short-{os.getpid()}"
+    url = _proxied(postgres_url, proxy, name)
     lease = ("--lease", "6")
     a = Replica("a", (*_args(project.root, url), *lease), {CLOCK: str(clock)}, tmp_path / "a.log")
     try:
@@ -218,7 +219,8 @@ def test_a_short_outage_keeps_the_run(tmp_path: Path, postgres_url: str, figure:
             terminated = execute(
                 server_url(),
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE application_name = 'replica-short'",
+                " WHERE application_name = %s",
+                name,
             )
             time.sleep(1)
             proxy.cut()
