@@ -36,6 +36,7 @@ def run(path: str, ledger_url: str | None, log_format: str, **options: Any) -> N
         scheduled run
         scheduled run examples/demo --log-format json
         scheduled run --ledger sqlite:///var/lib/app/ledger.sqlite3 --max-parallel 4
+        SCHEDULED_LEDGER=postgresql://app@db/app scheduled run   # on every replica
     """
     configure_logging(log_format)
     project = load_project(path)
