@@ -173,11 +173,12 @@ class Provider:
     def next_wake(self) -> float:
         """Seconds until the loop has something to do (at most `wake`)."""
         now, mono = self.clock.now().timestamp(), self._mono()
-        limits = [self.config.wake]
+        limits = [self.config.wake, *self._leases.limits(mono)]
+        if self._leases.failures:  # the ledger is down: only probing and fencing until it answers
+            return max(0.0, min(limits))
         upcoming = self._due.next_at()
         if upcoming is not None and self._claiming and self._claim_due:
             limits.append(upcoming - self._lead - now)
-        limits.extend(self._leases.limits(mono))
         if self._held:
             look = self._held.next_look()
             if look is not None:

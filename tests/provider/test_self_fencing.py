@@ -104,6 +104,7 @@ def test_a_provider_cut_off_from_its_ledger_stops_the_run_and_claims_nothing(
         clock.advance(LEASE * (FENCE_AT - 1 / 3))
         _step(provider)
         assert "not renewed for 20.0 s: stopping the run" in caplog.text
+        assert provider.next_wake() > 0, "no busy loop while the ledger is down"
         calls = switch.calls
         for _ in range(20):  # capped backoff: the ledger is retried, not hammered
             clock.advance(0.05)
