@@ -26,9 +26,14 @@ from scheduled_spec.models import Project
 from scheduled_spec.provider.catchup import CatchUp
 from scheduled_spec.provider.clocks import FileClock, FixedClock
 from scheduled_spec.provider.config import ProviderConfig
-from scheduled_spec.provider.events import FIELDS
+from scheduled_spec.provider.events import FIELDS, emit
 from scheduled_spec.provider.inline import InlineRunner
-from scheduled_spec.provider.ledger import Ledger, LedgerError, open_ledger
+from scheduled_spec.provider.ledger import (
+    Ledger,
+    LedgerError,
+    LedgerUnavailableError,
+    open_ledger,
+)
 from scheduled_spec.provider.loop import Provider
 from scheduled_spec.provider.runner import ChildRunner, Runner
 
@@ -192,12 +197,31 @@ def make_clock(now: str | None = None) -> Clock:
     return SystemClock()
 
 
-def open_project_ledger(url: str | None, root: Path, clock: Clock) -> Ledger:
-    """Open `url` (or the project's default ledger); a bad URL is a usage error (exit 2)."""
-    try:
-        return open_ledger(url or default_ledger_url(root), clock=clock)
-    except LedgerError as exc:
-        raise click.UsageError(str(exc)) from None
+def open_project_ledger(url: str | None, root: Path, clock: Clock, *, wait: bool = False) -> Ledger:
+    """Open `url` (or the project's default ledger); a bad URL is a usage error (exit 2).
+
+    With `wait` (`scheduled run`), a server that cannot be reached yet is retried after
+    0.5 s, doubling to 30 s, instead: replicas starting while their database restarts come
+    up with it, rather than exiting (SPEC.md 10.18.3).
+    """
+    delay = 0.5
+    while True:
+        try:
+            return open_ledger(url or default_ledger_url(root), clock=clock)
+        except LedgerUnavailableError as exc:
+            if not wait:
+                raise click.UsageError(str(exc)) from None
+            emit(
+                logging.WARNING,
+                "ledger-unreachable",
+                f"ledger unreachable at start ({exc}); retrying in {delay:g} s",
+                error=str(exc),
+                seconds=delay,
+            )
+            time.sleep(delay)
+            delay = min(30.0, delay * 2)
+        except LedgerError as exc:
+            raise click.UsageError(str(exc)) from None
 
 
 class JsonFormatter(logging.Formatter):
@@ -233,12 +257,18 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
 
 
 def open_provider(
-    project: Project, ledger_url: str | None, clock: Clock, log_format: str, options: dict[str, Any]
+    project: Project,
+    ledger_url: str | None,
+    clock: Clock,
+    log_format: str,
+    options: dict[str, Any],
+    *,
+    wait_for_ledger: bool = False,
 ) -> tuple[Provider, Ledger]:
     """The provider of `run` and `tick`, with its ledger (which the caller closes)."""
     config = make_config({**options, "log_format": log_format})
     assert project.root is not None  # noqa: S101 - loaded from a file
-    ledger = open_project_ledger(ledger_url, project.root, clock)
+    ledger = open_project_ledger(ledger_url, project.root, clock, wait=wait_for_ledger)
     runner = make_runner(options["runner_name"], options["max_parallel"])
     return Provider(project, ledger, runner, clock, config), ledger
 

@@ -40,7 +40,9 @@ def run(path: str, ledger_url: str | None, log_format: str, **options: Any) -> N
     """
     configure_logging(log_format)
     project = load_project(path)
-    provider, ledger = open_provider(project, ledger_url, make_clock(), log_format, options)
+    provider, ledger = open_provider(
+        project, ledger_url, make_clock(), log_format, options, wait_for_ledger=True
+    )
     try:
         with stop_on_signals(provider):
             provider.run()

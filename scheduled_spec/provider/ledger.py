@@ -36,6 +36,10 @@ class LedgerError(ScheduledError):
     """The ledger cannot be opened or used: bad URL, unsupported backend, unusable file."""
 
 
+class LedgerUnavailableError(LedgerError):
+    """The ledger's server cannot be reached now (refused, timed out, connection lost)."""
+
+
 class LedgerNotFoundError(LedgerError):
     """Opened without `create`, the ledger (its file, or its PostgreSQL schema) is not there."""
 

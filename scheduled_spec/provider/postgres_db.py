@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import errors as pg_errors
 
-from scheduled_spec.provider.ledger import LedgerError, LedgerNotFoundError
+from scheduled_spec.provider.ledger import LedgerError, LedgerNotFoundError, LedgerUnavailableError
 
 SCHEMA_VERSION = 1
 DEFAULT_SCHEMA = "scheduled"
@@ -133,6 +133,10 @@ class Database:
             # prepare_threshold=None: no server-side prepared statements, which transaction-mode
             # poolers cannot route.
             conn = psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
+        except psycopg.OperationalError as exc:
+            raise LedgerUnavailableError(
+                f"{self.url}: cannot connect to the ledger: {_summary(exc)}"
+            ) from exc
         except psycopg.Error as exc:
             raise LedgerError(f"{self.url}: cannot connect to the ledger: {_summary(exc)}") from exc
         self._conn = conn
@@ -145,9 +149,11 @@ class Database:
         self._conn = None
 
     def _fail(self, what: str, exc: psycopg.Error) -> LedgerError:
-        if self._conn is not None and (self._conn.broken or self._conn.closed):
+        lost = self._conn is None or self._conn.broken or self._conn.closed
+        if lost:
             self.close()  # the next call reconnects
-        return LedgerError(f"{self.url}: {what}: {_summary(exc)}")
+        kind = LedgerUnavailableError if lost else LedgerError
+        return kind(f"{self.url}: {what}: {_summary(exc)}")
 
     def _begin(self) -> psycopg.Connection[tuple[Any, ...]]:
         """A connection inside a fresh transaction; a dead connection is replaced once.
@@ -177,9 +183,9 @@ class Database:
                             conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
-            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
                 if attempt == _RETRIES - 1:
-                    raise
+                    raise self._fail(what, exc) from exc
                 continue
             except psycopg.Error as exc:
                 raise self._fail(what, exc) from exc

@@ -346,3 +346,30 @@ def test_a_cadence_change_between_deploys_applies_from_the_next_period(
     assert [e[0] for e in project.ends("report")] == ["2026-05-31", "2026-05-31T23"]
     assert ledger == [("day", "2026-05-31", "succeeded"), ("hour", "2026-05-31T23", "succeeded")]
     assert shown == [("2026-05-31", "succeeded"), ("2026-05-31T23", "succeeded")]
+
+
+def test_a_replica_started_while_the_database_is_down_waits_for_it(
+    tmp_path: Path, postgres_url: str, figure: Figure
+) -> None:
+    """Scenario 3, at start: `run` retries an unreachable server instead of exiting."""
+    project = make_project(tmp_path, {"job": ("day", "quick")})
+    clock = tmp_path / "clock"
+    set_clock(clock, T)
+    proxy = Proxy(_upstream())
+    proxy.cut()
+    url = _proxied(postgres_url, proxy, f"replica-start-{os.getpid()}")
+    a = Replica("a", _args(project.root, url), {CLOCK: str(clock)}, tmp_path / "a.log")
+    try:
+        with replicas(a):
+            wait_for(lambda: "retrying in 1 s" in a.log.read_text(), what="two tries")
+            assert a.running(), "no crash loop: it waits for the database"
+            proxy.restore()
+            wait_for(lambda: _ledger_rows(postgres_url, "state = 'succeeded'"), what="the run")
+            assert a.stop() == 0
+    finally:
+        proxy.close()
+    text = a.log.read_text()
+    figure("start_retries", text.count("ledger unreachable at start"))
+    assert text.count("provider started") == 1
+    assert "Traceback" not in text
+    assert [e[:2] for e in project.ends("job")] == [("2026-05-31", 1)]
