@@ -72,13 +72,15 @@ def may_claim(state: JobState) -> bool:
 def split_overlap(state: JobState, runs: tuple[Due, ...]) -> tuple[tuple[Due, ...], bool]:
     """The runs that come due for a job, split by its `overlap`: (to queue, skipped?).
 
-    buffer-one (the default) keeps one run waiting and skips a second; skip drops what comes
-    due while a run of the job is held or queued; allow queues everything.
+    buffer-one (the default) keeps one run waiting behind a running one and skips a second;
+    skip drops what comes due while a run of the job is held or queued; allow queues
+    everything. A run that waits only for room under max_parallel is no overlap: what comes
+    due after it waits too.
     """
     overlap = state.job.overlap or "buffer-one"
-    queued = bool(state.queue)
-    if (overlap == "skip" and (state.active is not None or queued)) or (
-        overlap == "buffer-one" and queued and len(runs) == 1
+    queued, running = bool(state.queue), state.active is not None
+    if (overlap == "skip" and (running or queued)) or (
+        overlap == "buffer-one" and running and queued and len(runs) == 1
     ):
         return runs, True
     return runs, False

@@ -184,6 +184,26 @@ def test_overlap_allow_runs_ticks_side_by_side(tmp_path: Path) -> None:
     until(lambda: len(project.ends("wide")) == 3 and not p.busy, p)
 
 
+def test_a_run_waiting_for_room_is_no_overlap(tmp_path: Path) -> None:
+    """SPEC 10.6: skipped only while one run runs and one waits; room is not overlap."""
+    jobs = {
+        "busy": ("minute", "gated", {"interval": 5}),
+        "patient": ("minute", "ok", {"interval": 5}),
+    }
+    project = extension_project(tmp_path, jobs, "ext_room")
+    clock = FakeClock("2026-11-24T00:00:30+00:00")  # a tick of each has passed this minute
+    p = provider(project, clock, max_parallel=1)
+    p.step()
+    until(lambda: project.starts("busy") or project.starts("patient"), p)
+    for _ in range(2):  # two more ticks of each while the one slot is taken
+        clock.advance(5)
+        p.step()
+    jobs_module("ext_room").GATE.set()
+    until(lambda: not p.busy, p)
+    assert project.rows("kind = 'skipped' AND job_id = 'patient'") == []
+    assert len(project.ends("patient")) == 3
+
+
 def test_per_job_retries_and_timeout_override_the_provider(tmp_path: Path) -> None:
     jobs: dict[str, tuple[str, str, Mapping[str, object]]] = {
         "once": ("hour", "raise", {"at": ":00", "retries": 0}),
