@@ -142,6 +142,14 @@ def provider_options(command: F) -> F:
             help="Finished rows older than this are pruned.",
         ),
         click.option(
+            "--retention-runs",
+            type=click.IntRange(1),
+            default=100_000,
+            show_default=True,
+            help="Finished rows of a job beyond its newest N are pruned (a 1 s heartbeat"
+            " writes 86,400 a day).",
+        ),
+        click.option(
             "--log-format",
             type=click.Choice(["text", "json"]),
             default="text",
@@ -168,6 +176,7 @@ def make_config(options: dict[str, Any]) -> ProviderConfig:
         shutdown_grace=options["shutdown_grace"],
         lease=options["lease"],
         retention_days=options["retention_days"],
+        retention_runs=options["retention_runs"],
     )
 
 

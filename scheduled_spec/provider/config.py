@@ -27,6 +27,7 @@ class ProviderConfig:
     wake: float = 30.0
     lead: float = 1.0  # `run` claims this long before a slot, so that the slot only starts
     retention_days: float = 90.0
+    retention_runs: int | None = 100_000  # per job: a heartbeat's rows are capped by count
 
 
 def timeout_of(job: Job, config: ProviderConfig) -> float:

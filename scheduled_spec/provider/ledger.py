@@ -310,8 +310,10 @@ class Ledger(Protocol):
         """Newest first: up to `limit` runs, one entry per attempt (or one for none)."""
         ...
 
-    def prune(self, days: float, job_ids: Collection[str]) -> int:
-        """Delete finished rows of `job_ids` older than `days`, keeping each job's newest.
+    def prune(self, days: float, job_ids: Collection[str], keep: int | None = None) -> int:
+        """Delete finished rows of `job_ids` older than `days`, and with `keep`, each job's
+        finished rows beyond its `keep` newest others; never a job's newest scheduled, missed
+        or skipped row (the catch-up horizon).
 
         Rows of other jobs are never touched: replicas running another version of the
         project may still need them. Returns how many rows were deleted.

@@ -425,16 +425,20 @@ class PostgresLedger:
 
         return self._read("cannot read the ledger", read)
 
-    def prune(self, days: float, job_ids: Collection[str]) -> int:
+    def prune(self, days: float, job_ids: Collection[str], keep: int | None = None) -> int:
         def work(cur: Cursor) -> int:
+            # A row past the `keep` newest of its job (newest first) goes whatever its age.
             cur.execute(
-                f"DELETE FROM {self._s}.runs r WHERE r.job_id = ANY(%s)"  # noqa: S608
-                " AND r.state NOT IN ('running', 'abandoned')"
-                f" AND r.created_at < {_NOW} - %s AND (r.kind = 'manual'"
+                f"DELETE FROM {self._s}.runs WHERE run_id IN (SELECT run_id FROM"  # noqa: S608
+                " (SELECT r.run_id, r.created_at, ROW_NUMBER() OVER (PARTITION BY r.job_id"
+                " ORDER BY r.created_at DESC, r.period_start DESC) AS n"
+                f" FROM {self._s}.runs r WHERE r.job_id = ANY(%s)"
+                " AND r.state NOT IN ('running', 'abandoned') AND (r.kind = 'manual'"
                 " OR COALESCE(r.last_period_start, r.period_start) < (SELECT"
                 " MAX(COALESCE(o.last_period_start, o.period_start)) FROM"
-                f" {self._s}.runs o WHERE o.job_id = r.job_id AND o.kind <> 'manual'))",
-                (list(job_ids), days * 86_400),
+                f" {self._s}.runs o WHERE o.job_id = r.job_id AND o.kind <> 'manual'))) c"
+                f" WHERE c.created_at < {_NOW} - %s OR c.n > %s)",
+                (list(job_ids), days * 86_400, (1 << 62) if keep is None else keep),
             )
             return cur.rowcount
 

@@ -40,6 +40,7 @@ _RUN_COLUMNS = (
 )
 _ATTEMPT_COLUMNS = "run_id, attempt, outcome, started_at, duration, error, output"
 _SYNCHRONOUS = ("full", "normal", "extra")
+_NO_CAP = 1 << 62  # prune's `keep` when there is none
 
 
 def _record(row: Sequence[Any]) -> RunRecord:
@@ -354,17 +355,21 @@ class SQLiteLedger:
             entries.extend(HistoryEntry(run, a) for a in tried or ())
         return entries
 
-    def prune(self, days: float, job_ids: Collection[str]) -> int:
+    def prune(self, days: float, job_ids: Collection[str], keep: int | None = None) -> int:
         with self._write() as db:
             cutoff = self._now() - days * 86_400
-            # One JSON parameter, however many jobs (SQLite limits bound variables).
+            # One JSON parameter, however many jobs (SQLite limits bound variables); a row
+            # past the `keep` newest of its job (newest first) goes whatever its age.
             return db.execute(
-                "DELETE FROM runs WHERE job_id IN (SELECT value FROM json_each(?))"
-                " AND state NOT IN ('running', 'abandoned')"
-                " AND created_at < ? AND (kind = 'manual' OR COALESCE(last_period_start,"
-                " period_start) < (SELECT MAX(COALESCE(r.last_period_start, r.period_start))"
-                " FROM runs r WHERE r.job_id = runs.job_id AND r.kind != 'manual'))",
-                (json.dumps(list(job_ids)), cutoff),
+                "DELETE FROM runs WHERE run_id IN (SELECT run_id FROM (SELECT run_id,"
+                " created_at, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY created_at DESC,"
+                " period_start DESC) AS n FROM runs WHERE job_id IN (SELECT value FROM"
+                " json_each(?)) AND state NOT IN ('running', 'abandoned') AND (kind = 'manual'"
+                " OR COALESCE(last_period_start, period_start) < (SELECT"
+                " MAX(COALESCE(r.last_period_start, r.period_start)) FROM runs r"
+                " WHERE r.job_id = runs.job_id AND r.kind != 'manual'))) WHERE created_at < ?"
+                " OR n > ?)",
+                (json.dumps(list(job_ids)), cutoff, _NO_CAP if keep is None else keep),
             ).rowcount
 
     def close(self) -> None:

@@ -206,12 +206,14 @@ class Provider:
             return
         if mono >= self._next_prune:
             # Only this project's jobs: another replica's version may know others.
-            removed = self.ledger.prune(self.config.retention_days, self._jobs.keys())
+            cfg = self.config
+            removed = self.ledger.prune(cfg.retention_days, self._jobs.keys(), cfg.retention_runs)
             if removed:
                 emit(
                     logging.INFO,
                     "prune",
-                    f"pruned {removed} ledger rows older than {self.config.retention_days:g} days",
+                    f"pruned {removed} ledger rows older than {cfg.retention_days:g} days"
+                    f" or beyond {cfg.retention_runs} per job",
                     count=removed,
                 )
             self._next_prune = mono + 86_400

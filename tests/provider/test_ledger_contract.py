@@ -285,6 +285,21 @@ def test_prune_keeps_unfinished_rows_and_each_jobs_newest(ledger: Ledger, elapse
     assert ledger.latest()["nightly"].period_start == START + 2 * DAY
 
 
+def test_prune_keeps_at_most_the_newest_rows_per_job(ledger: Ledger, elapse: Elapse) -> None:
+    """A heartbeat's rows are capped by count, not only by age (SPEC 10.13.2)."""
+    for day in range(6):
+        for job in ("nightly", "other"):
+            claim = claim_of(ledger.claim([request(job, day=day)], owner("a"), LEASE)[0])
+            ledger.finish(claim, ok())
+        elapse(60)
+    assert ledger.prune(90, {"nightly"}, keep=2) == 3  # the horizon row and the 2 newest stay
+    keys = [e.run.period_key for e in ledger.history(job_id="nightly")]
+    assert keys == ["2026-01-06", "2026-01-05", "2026-01-04"]
+    assert ledger.latest()["nightly"].period_start == START + 5 * DAY
+    assert len(ledger.history(job_id="other")) == 6
+    assert ledger.prune(90, {"nightly", "other"}) == 0  # nothing old, no cap
+
+
 def test_prune_never_touches_rows_of_jobs_it_was_not_given(ledger: Ledger, elapse: Elapse) -> None:
     for day in range(3):
         for job in ("known", "unknown"):
