@@ -74,16 +74,17 @@ def test_three_replicas_with_kill_9_run_every_period_once_without_overlap(
 ) -> None:
     """Scenario 1: 3 replicas, 50 jobs, 500 (job, period) runs, random kill -9 and restarts."""
     jobs = {f"job-{i:02d}": ("minute", "quick") for i in range(50)}
-    periods = 10
+    # CI runs 10 periods (500 runs); SCHEDULED_TEST_REPLICA_PERIODS=500 is the long soak
+    # whose figures the closing note of issue 4 quotes (25,000 runs, 25 kills).
+    periods = int(os.environ.get("SCHEDULED_TEST_REPLICA_PERIODS", "10"))
     project = make_project(tmp_path, jobs)
     clock = tmp_path / "clock"
     set_clock(clock, MINUTE0 + 59)
-    # Room for every due job at once: with less, a job whose claim waits for room while its
-    # next period comes due (claimed 1 s ahead) has that period recorded skipped.
-    args = _args(project.root, postgres_url, "--max-parallel", "50")
+    # The default --max-parallel (8): most due jobs wait for room, none is skipped for it.
+    args = _args(project.root, postgres_url)
     made = [Replica(n, args, {CLOCK: str(clock)}, tmp_path / f"{n}.log") for n in "abc"]
     rng = random.Random(20261201)  # noqa: S311 - a reproducible test schedule, not a secret
-    kills_at = set(rng.sample(range(periods), 6))
+    kills_at = set(rng.sample(range(periods), max(6, periods // 20)))
     holders, samples, kills = 0, 0, 0
 
     def sample() -> None:
