@@ -119,9 +119,17 @@ class HeldRuns:
         if run.handle is not None:
             heapq.heappush(self._timeouts, (at, next(self._order), run, run.handle))
 
-    def next_look(self) -> float | None:
-        """The earliest monotonic instant at which a held run needs the loop."""
-        times = [r.start_after for r in self.waiting.values()]
+    def next_look(self, mono: float, room: int) -> float | None:
+        """The earliest monotonic instant at which a held run needs the loop.
+
+        A run ready to start waits for room when there is none: the end of a started run
+        wakes the loop then, so it sets no instant (it would make the loop spin).
+        """
+        times = [
+            r.start_after
+            for r in self.waiting.values()
+            if r.staged or room > 0 or r.start_after > mono
+        ]
         heap = self._timeouts
         while heap and (heap[0][2].handle is not heap[0][3]):  # stale: drop as we go
             heapq.heappop(heap)

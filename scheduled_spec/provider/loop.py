@@ -180,7 +180,7 @@ class Provider:
         if upcoming is not None and self._claiming and self._claim_due:
             limits.append(upcoming - self._lead - now)
         if self._held:
-            look = self._held.next_look()
+            look = self._held.next_look(mono, self.config.max_parallel - self._held.occupied())
             if look is not None:
                 limits.append(look - mono)
         return max(0.0, min(limits))

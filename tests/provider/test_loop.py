@@ -19,7 +19,14 @@ from scheduled_spec.cadence import Cadence, period_key
 from scheduled_spec.loader import load
 from scheduled_spec.provider.config import ProviderConfig
 from scheduled_spec.provider.inline import InlineRunner
-from scheduled_spec.provider.ledger import open_ledger
+from scheduled_spec.provider.ledger import (
+    Attempt,
+    Claim,
+    ClaimRequest,
+    Owner,
+    State,
+    open_ledger,
+)
 from scheduled_spec.provider.loop import Provider
 from scheduled_spec.slots import slot_offset
 from tests.provider.fakes import FakeClock
@@ -118,3 +125,27 @@ def test_a_provider_whose_lease_was_taken_over_records_nothing(
     (row,) = project.rows("1")
     assert (row["state"], row["fence"]) == ("succeeded", 2)
     assert [a for (a,) in project.query("SELECT fence FROM attempts")] == [2]
+
+
+def test_a_run_waiting_for_room_lets_the_loop_sleep(tmp_path: Path) -> None:
+    """A taken-over run with no room left waits for a running one to end, without spinning."""
+    project = make_project(
+        tmp_path, {"busy": ("minute", "gated"), "other": ("day", "ok")}, package="loop_room"
+    )
+    clock = FakeClock()
+    at_slot(clock, "busy", 0)
+    p = provider(project, clock, max_parallel=1)
+    p.step()
+    until(lambda: project.starts("busy"), p)
+    start = MINUTE - MINUTE % 86_400
+    left = ClaimRequest("other", "day", period_key(Cadence.DAY, start), start, start)
+    elsewhere = open_ledger(f"{project.url}?synchronous=normal", clock=clock)
+    (claim,) = elsewhere.claim([left], Owner("elsewhere", 1, ""), 30.0)
+    assert isinstance(claim, Claim)
+    elsewhere.finish(claim, Attempt(1, State.ABANDONED, 0.0, 0.0, "stopped at shutdown"))
+    clock.advance(31)  # past the next take-over scan
+    p.step()
+    assert project.starts("other") == [], "no room: busy holds the only one"
+    assert p.next_wake() > 1.0
+    jobs_module("loop_room").GATE.set()
+    until(lambda: project.ends("other") and not p.busy, p)
