@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from datetime import timezone
 from pathlib import Path
 
@@ -91,11 +92,11 @@ def open_database(path: Path, clock: Clock, busy_ms: int, synchronous: str) -> s
             raise LedgerError(f"{path}: cannot open the ledger: {exc}") from exc
         problem, db = str(exc), None
     if problem is None and db is not None:
-        return prepare(db, path, synchronous)
+        return prepare(db, path, synchronous, busy_ms)
     if db is not None:
         db.close()
     quarantine(path, clock, problem or "corrupt")
-    return prepare(connect(path, busy_ms), path, synchronous)
+    return prepare(connect(path, busy_ms), path, synchronous, busy_ms)
 
 
 def quarantine(path: Path, clock: Clock, problem: str) -> Path:
@@ -120,29 +121,52 @@ def quarantine(path: Path, clock: Clock, problem: str) -> Path:
     return target
 
 
-def prepare(db: sqlite3.Connection, path: Path, synchronous: str) -> sqlite3.Connection:
-    """WAL, the synchronous level, foreign keys, and the schema (refusing a newer one)."""
-    try:
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("BEGIN IMMEDIATE")
-        for statement in filter(str.strip, SCHEMA.split(";")):
-            db.execute(statement)
-        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-        elif int(row[0]) > SCHEMA_VERSION:
-            db.execute("ROLLBACK")
-            raise LedgerError(
-                f"{path}: schema version {row[0]} is newer than this version"
-                f" understands ({SCHEMA_VERSION}); upgrade scheduled-spec"
-            )
-        db.execute("COMMIT")
-    except sqlite3.DatabaseError as exc:
+def prepare(
+    db: sqlite3.Connection, path: Path, synchronous: str, busy_ms: int = 60_000
+) -> sqlite3.Connection:
+    """WAL, the synchronous level, foreign keys, and the schema (refusing a newer one).
+
+    Switching a new file to WAL can fail with "database is locked" without waiting for the
+    busy timeout while another process creates the same ledger (providers started
+    together): that is retried with backoff, within the busy timeout.
+    """
+    deadline, delay = time.monotonic() + busy_ms / 1000, 0.01
+    while True:
+        try:
+            _prepare_once(db, path, synchronous)
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) and time.monotonic() + delay < deadline:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+                continue
+            db.close()
+            raise LedgerError(f"{path}: cannot prepare the ledger: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise LedgerError(f"{path}: cannot prepare the ledger: {exc}") from exc
+        return db
+
+
+def _prepare_once(db: sqlite3.Connection, path: Path, synchronous: str) -> None:
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("BEGIN IMMEDIATE")
+    for statement in filter(str.strip, SCHEMA.split(";")):
+        db.execute(statement)
+    row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
+    elif int(row[0]) > SCHEMA_VERSION:
+        db.execute("ROLLBACK")
         db.close()
-        raise LedgerError(f"{path}: cannot prepare the ledger: {exc}") from exc
-    return db
+        raise LedgerError(
+            f"{path}: schema version {row[0]} is newer than this version"
+            f" understands ({SCHEMA_VERSION}); upgrade scheduled-spec"
+        )
+    db.execute("COMMIT")

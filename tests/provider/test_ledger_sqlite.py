@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,26 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(LedgerError, match="schema version 99 is newer"):
         SQLiteLedger(path, clock=FakeClock())
+
+
+def test_providers_started_together_on_a_fresh_ledger_all_open_it(tmp_path: Path) -> None:
+    """SPEC 10.12.1: one scheduled run per web worker, all starting at once, is safe.
+
+    Switching a new file to WAL can meet "database is locked" at once (SQLite's deadlock
+    rule, no busy wait) while another process creates the ledger; opening retries it.
+    """
+    code = (
+        "import sys; from pathlib import Path; from scheduled_spec.clock import SystemClock;"
+        " from scheduled_spec.provider.ledger_sqlite import SQLiteLedger;"
+        " SQLiteLedger(Path(sys.argv[1]), clock=SystemClock()).latest()"
+    )
+    for round_ in range(3):
+        path = tmp_path / f"round-{round_}" / "ledger.sqlite3"
+        starters = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(8)
+        ]
+        errors = [p.communicate(timeout=120)[1] for p in starters]
+        assert [p.returncode for p in starters] == [0] * 8, errors
