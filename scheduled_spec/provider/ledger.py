@@ -165,6 +165,29 @@ class Claim:
     kind: Kind = Kind.SCHEDULED
     taken_over: bool = False
 
+    @classmethod
+    def new(cls, run_id: str, request: ClaimRequest, kind: Kind = Kind.SCHEDULED) -> Claim:
+        """The claim of a row just inserted: fence 1, no attempt made yet."""
+        r = request
+        return cls(
+            run_id, r.job_id, r.every, r.period_key, r.period_start, r.scheduled_at, 1, 0, kind
+        )
+
+    @classmethod
+    def of(cls, run: RunRecord, fence: int | None = None) -> Claim:
+        """The claim of an existing row: with `fence`, the one a take-over just bumped to."""
+        return cls(
+            run.run_id,
+            run.job_id,
+            run.every,
+            run.period_key,
+            run.period_start,
+            run.scheduled_at or run.period_start,
+            run.fence if fence is None else fence,
+            run.attempt,
+            taken_over=fence is not None,
+        )
+
 
 @dataclass(frozen=True)
 class RunRecord:

@@ -149,16 +149,7 @@ class PostgresLedger:
         others = []
         for n, (req, run_id) in enumerate(zip(reqs, ids, strict=True)):
             if run_id in inserted:
-                results[n] = Claim(
-                    run_id,
-                    req.job_id,
-                    req.every,
-                    req.period_key,
-                    req.period_start,
-                    req.scheduled_at,
-                    1,
-                    0,
-                )
+                results[n] = Claim.new(run_id, req)
             else:
                 others.append(n)
         if others:
@@ -194,7 +185,7 @@ class PostgresLedger:
             if record.kind is not Kind.SCHEDULED:
                 pass
             elif record.state is State.RUNNING and live and record.owner == str(owner):
-                claim = _claim_of(record)  # inserted by a retried statement whose reply was lost
+                claim = Claim.of(record)  # inserted by a retried statement whose reply was lost
             elif record.state is State.ABANDONED or expired:
                 claim = self._bump(cur, record, owner, lease, expired_only=True)
             results.append(claim if claim is not None else record)
@@ -214,19 +205,7 @@ class PostgresLedger:
             (str(owner), lease, run.run_id, run.fence),
         )
         row = cur.fetchone()
-        if row is None:
-            return None
-        return Claim(
-            run.run_id,
-            run.job_id,
-            run.every,
-            run.period_key,
-            run.period_start,
-            run.scheduled_at or run.period_start,
-            int(row[0]),
-            run.attempt,
-            taken_over=True,
-        )
+        return None if row is None else Claim.of(run, fence=int(row[0]))
 
     def take_over(self, run: RunRecord, owner: Owner, lease_seconds: float) -> Claim | None:
         return self._transaction(
@@ -256,17 +235,7 @@ class PostgresLedger:
             )
 
         self._transaction("cannot record the manual run", work)
-        return Claim(
-            run_id,
-            r.job_id,
-            r.every,
-            r.period_key,
-            r.period_start,
-            r.scheduled_at,
-            1,
-            0,
-            Kind.MANUAL,
-        )
+        return Claim.new(run_id, request, Kind.MANUAL)
 
     def heartbeat(self, claims: Sequence[Claim], lease_seconds: float) -> list[Claim]:
         if not claims:
@@ -459,16 +428,3 @@ class PostgresLedger:
 
     def close(self) -> None:
         self._db.close()
-
-
-def _claim_of(record: RunRecord) -> Claim:
-    return Claim(
-        record.run_id,
-        record.job_id,
-        record.every,
-        record.period_key,
-        record.period_start,
-        record.scheduled_at or record.period_start,
-        record.fence,
-        record.attempt,
-    )

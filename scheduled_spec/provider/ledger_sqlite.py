@@ -166,18 +166,7 @@ class SQLiteLedger:
                 row = self._request_row(req, Kind.SCHEDULED, State.RUNNING, now)
                 row.update(owner=str(owner), lease_until=now + lease_seconds)
                 if self._insert(db, row):
-                    results.append(
-                        Claim(
-                            row["run_id"],
-                            req.job_id,
-                            req.every,
-                            req.period_key,
-                            req.period_start,
-                            req.scheduled_at,
-                            1,
-                            0,
-                        )
-                    )
+                    results.append(Claim.new(row["run_id"], req))
                     continue
                 existing = self._row(
                     db,
@@ -210,19 +199,7 @@ class SQLiteLedger:
             " AND state IN ('running', 'abandoned')",
             (str(owner), lease_until, run.run_id, run.fence),
         ).rowcount
-        if not changed:
-            return None
-        return Claim(
-            run.run_id,
-            run.job_id,
-            run.every,
-            run.period_key,
-            run.period_start,
-            run.scheduled_at or run.period_start,
-            run.fence + 1,
-            run.attempt,
-            taken_over=True,
-        )
+        return Claim.of(run, fence=run.fence + 1) if changed else None
 
     def take_over(self, run: RunRecord, owner: Owner, lease_seconds: float) -> Claim | None:
         with self._write() as db:
@@ -234,18 +211,7 @@ class SQLiteLedger:
             row = self._request_row(request, Kind.MANUAL, State.RUNNING, now)
             row.update(owner=str(owner), lease_until=now + lease_seconds)
             self._insert(db, row)
-        r = request
-        return Claim(
-            row["run_id"],
-            r.job_id,
-            r.every,
-            r.period_key,
-            r.period_start,
-            r.scheduled_at,
-            1,
-            0,
-            Kind.MANUAL,
-        )
+        return Claim.new(row["run_id"], request, Kind.MANUAL)
 
     def heartbeat(self, claims: Sequence[Claim], lease_seconds: float) -> list[Claim]:
         if not claims:
