@@ -17,11 +17,11 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from scheduled_spec.errors import ScheduledError
 
@@ -260,6 +260,28 @@ class HistoryEntry:
 
     run: RunRecord
     attempt: Attempt | None
+
+
+def history_entries(
+    runs: Sequence[RunRecord], attempt_rows: Iterable[Sequence[Any]]
+) -> list[HistoryEntry]:
+    """`history`'s entries: each run with its attempts, newest first, or one entry without.
+
+    `attempt_rows` are ``(run_id, attempt, outcome, started_at, duration, error, output)``,
+    each run's ordered newest first (attempt, then fence, descending).
+    """
+    attempts: dict[str, list[Attempt]] = {}
+    for run_id, number, outcome, started, duration, error, output in attempt_rows:
+        attempts.setdefault(run_id, []).append(
+            Attempt(number, State(outcome), started, duration, error, output)
+        )
+    entries = []
+    for run in runs:
+        tried = attempts.get(run.run_id)
+        if not tried:
+            entries.append(HistoryEntry(run, None))
+        entries.extend(HistoryEntry(run, a) for a in tried or ())
+    return entries
 
 
 class Ledger(Protocol):

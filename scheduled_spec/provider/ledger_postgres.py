@@ -29,6 +29,7 @@ from scheduled_spec.provider.ledger import (
     Owner,
     RunRecord,
     State,
+    history_entries,
 )
 from scheduled_spec.provider.postgres_db import Cursor, Database
 
@@ -373,24 +374,14 @@ class PostgresLedger:
                 (*args, limit),
             )
             runs = [_record(r) for r in cur.fetchall()]
-            attempts: dict[str, list[Attempt]] = {}
-            if runs:
-                cur.execute(
-                    f"SELECT {_ATTEMPT_COLUMNS} FROM {self._s}.attempts"  # noqa: S608
-                    " WHERE run_id = ANY(%s) ORDER BY attempt DESC, fence DESC",
-                    ([r.run_id for r in runs],),
-                )
-                for run_id, number, outcome, started, duration, error, output in cur:
-                    attempts.setdefault(run_id, []).append(
-                        Attempt(number, State(outcome), started, duration, error, output)
-                    )
-            entries = []
-            for run in runs:
-                tried = attempts.get(run.run_id)
-                if not tried:
-                    entries.append(HistoryEntry(run, None))
-                entries.extend(HistoryEntry(run, a) for a in tried or ())
-            return entries
+            if not runs:
+                return []
+            cur.execute(
+                f"SELECT {_ATTEMPT_COLUMNS} FROM {self._s}.attempts"  # noqa: S608
+                " WHERE run_id = ANY(%s) ORDER BY attempt DESC, fence DESC",
+                ([r.run_id for r in runs],),
+            )
+            return history_entries(runs, cur.fetchall())
 
         return self._read("cannot read the ledger", read)
 

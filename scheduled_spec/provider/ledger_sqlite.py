@@ -31,6 +31,7 @@ from scheduled_spec.provider.ledger import (
     Owner,
     RunRecord,
     State,
+    history_entries,
 )
 from scheduled_spec.provider.sqlite_file import open_database
 
@@ -300,25 +301,13 @@ class SQLiteLedger:
                 (*args, limit),
             )
         ]
-        attempts: dict[str, list[Attempt]] = {}
-        for i in range(0, len(runs), 500):
+        rows: list[Sequence[Any]] = []
+        for i in range(0, len(runs), 500):  # SQLite bounds the variables of one statement
             ids = [r.run_id for r in runs[i : i + 500]]
             marks = ",".join("?" * len(ids))
             query = f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE run_id IN ({marks})"  # noqa: S608
-            for run_id, *fields in self._db.execute(
-                f"{query} ORDER BY attempt DESC, fence DESC", ids
-            ):
-                number, outcome, started, duration, error, output = fields
-                attempts.setdefault(run_id, []).append(
-                    Attempt(number, State(outcome), started, duration, error, output)
-                )
-        entries = []
-        for run in runs:
-            tried = attempts.get(run.run_id)
-            if not tried:
-                entries.append(HistoryEntry(run, None))
-            entries.extend(HistoryEntry(run, a) for a in tried or ())
-        return entries
+            rows.extend(self._db.execute(f"{query} ORDER BY attempt DESC, fence DESC", ids))
+        return history_entries(runs, rows)
 
     def prune(self, days: float, job_ids: Collection[str], keep: int | None = None) -> int:
         jobs = json.dumps(list(job_ids))  # one parameter, however many jobs
