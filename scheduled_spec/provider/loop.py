@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from scheduled_spec.cadence import period_key, period_start
 from scheduled_spec.clock import Clock
 from scheduled_spec.models import Project
 from scheduled_spec.provider import events
@@ -45,6 +44,7 @@ from scheduled_spec.provider.ledger import (
     RunRecord,
     State,
 )
+from scheduled_spec.provider.manual import manual_request
 from scheduled_spec.provider.memory import release_free_memory
 from scheduled_spec.provider.runner import RunContext, Runner, RunSpec
 from scheduled_spec.provider.takeover import left_unfinished, take_over
@@ -286,9 +286,7 @@ class Provider:
     def _claim_immediately(self, now: int) -> None:
         """`immediately = true` (SPEC.md 9.7): one manual run per job when `run` starts."""
         for state in self._immediately:
-            every = state.job.every
-            start = period_start(every, now)
-            request = ClaimRequest(state.job.id, every.value, period_key(every, start), start, now)
+            request = manual_request(state.job, now)
             claim = self.ledger.claim_manual(request, self.owner, self.config.lease)
             emit(
                 logging.INFO,

@@ -11,12 +11,18 @@ import time
 
 from scheduled_spec.cadence import period_key, period_start
 from scheduled_spec.clock import Clock
-from scheduled_spec.models import Project
+from scheduled_spec.models import Job, Project
 from scheduled_spec.provider import events
 from scheduled_spec.provider.clocks import wait
 from scheduled_spec.provider.config import Outcome, ProviderConfig, timeout_of
 from scheduled_spec.provider.ledger import Attempt, ClaimRequest, Ledger, Owner
 from scheduled_spec.provider.runner import RunContext, Runner, RunSpec
+
+
+def manual_request(job: Job, now: int) -> ClaimRequest:
+    """What a manual run of `job` at `now` records: the current period, scheduled at `now`."""
+    start = period_start(job.every, now)
+    return ClaimRequest(job.id, job.every.value, period_key(job.every, start), start, now)
 
 
 def run_once(
@@ -37,9 +43,7 @@ def run_once(
     job = project.job(job_id)
     owner = Owner.current()
     now = clock.now().timestamp()
-    start = period_start(job.every, int(now))
-    request = ClaimRequest(job.id, job.every.value, period_key(job.every, start), start, int(now))
-    claim = ledger.claim_manual(request, owner, cfg.lease)
+    claim = ledger.claim_manual(manual_request(job, int(now)), owner, cfg.lease)
     at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(now)))
     context = RunContext(job.id, claim.period_key, at, 1, claim.run_id, claim.fence)
     timeout = timeout_of(job, cfg)
