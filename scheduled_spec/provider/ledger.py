@@ -72,6 +72,7 @@ class State(str, Enum):
 
 
 UNFINISHED = (State.RUNNING, State.ABANDONED)
+NO_CAP = 1 << 62  # `prune`'s `keep` when there is none: no job has that many rows
 
 
 def _boot_id() -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from scheduled_spec.clock import Clock
 from scheduled_spec.provider.ledger import (
+    NO_CAP,
     Attempt,
     Claim,
     ClaimRequest,
@@ -386,34 +387,26 @@ class PostgresLedger:
         return self._read("cannot read the ledger", read)
 
     def prune(self, days: float, job_ids: Collection[str], keep: int | None = None) -> int:
-        jobs = list(job_ids)
-
         def work(cur: Cursor) -> int:
+            # Each job's horizon once, one ranking of its prunable rows (newest first), and a
+            # row goes when it is old or past the cap: O(n log n).
             cur.execute(
-                f"DELETE FROM {self._s}.runs r WHERE r.job_id = ANY(%s)"  # noqa: S608
-                " AND r.state NOT IN ('running', 'abandoned')"
-                f" AND r.created_at < {_NOW} - %s AND (r.kind = 'manual'"
-                " OR COALESCE(r.last_period_start, r.period_start) < (SELECT"
-                " MAX(COALESCE(o.last_period_start, o.period_start)) FROM"
-                f" {self._s}.runs o WHERE o.job_id = r.job_id AND o.kind <> 'manual'))",
-                (jobs, days * 86_400),
+                "WITH top AS (SELECT job_id, MAX(COALESCE(last_period_start, period_start))"  # noqa: S608
+                f" AS h FROM {self._s}.runs WHERE job_id = ANY(%(jobs)s) AND kind <> 'manual'"
+                " GROUP BY job_id), prunable AS (SELECT r.run_id, r.created_at, ROW_NUMBER()"
+                " OVER (PARTITION BY r.job_id ORDER BY r.created_at DESC, r.period_start DESC)"
+                f" AS n FROM {self._s}.runs r LEFT JOIN top ON top.job_id = r.job_id"
+                " WHERE r.job_id = ANY(%(jobs)s) AND r.state NOT IN ('running', 'abandoned')"
+                " AND (r.kind = 'manual' OR COALESCE(r.last_period_start, r.period_start)"
+                f" < top.h)) DELETE FROM {self._s}.runs WHERE run_id IN (SELECT run_id FROM"
+                f" prunable WHERE created_at < {_NOW} - %(age)s OR n > %(keep)s)",
+                {
+                    "jobs": list(job_ids),
+                    "age": days * 86_400,
+                    "keep": NO_CAP if keep is None else keep,
+                },
             )
-            removed = cur.rowcount
-            if keep is not None:  # each job's horizon once, then one ranking: O(n log n)
-                cur.execute(
-                    "WITH top AS (SELECT job_id, MAX(COALESCE(last_period_start, period_start))"  # noqa: S608
-                    f" AS h FROM {self._s}.runs WHERE job_id = ANY(%s) AND kind <> 'manual'"
-                    " GROUP BY job_id), ranked AS (SELECT r.run_id, ROW_NUMBER() OVER"
-                    " (PARTITION BY r.job_id ORDER BY r.created_at DESC, r.period_start DESC)"
-                    f" AS n FROM {self._s}.runs r LEFT JOIN top ON top.job_id = r.job_id"
-                    " WHERE r.job_id = ANY(%s) AND r.state NOT IN ('running', 'abandoned')"
-                    " AND (r.kind = 'manual' OR COALESCE(r.last_period_start, r.period_start)"
-                    f" < top.h)) DELETE FROM {self._s}.runs WHERE run_id IN"
-                    " (SELECT run_id FROM ranked WHERE n > %s)",
-                    (jobs, jobs, keep),
-                )
-                removed += cur.rowcount
-            return removed
+            return cur.rowcount
 
         return self._transaction("cannot prune the ledger", work)
 

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 
 from scheduled_spec.clock import Clock
 from scheduled_spec.provider.ledger import (
+    NO_CAP,
     Attempt,
     Claim,
     ClaimRequest,
@@ -310,32 +311,23 @@ class SQLiteLedger:
         return history_entries(runs, rows)
 
     def prune(self, days: float, job_ids: Collection[str], keep: int | None = None) -> int:
-        jobs = json.dumps(list(job_ids))  # one parameter, however many jobs
         with self._write() as db:
             cutoff = self._now() - days * 86_400
-            removed = db.execute(
-                "DELETE FROM runs WHERE job_id IN (SELECT value FROM json_each(?))"
-                " AND state NOT IN ('running', 'abandoned')"
-                " AND created_at < ? AND (kind = 'manual' OR COALESCE(last_period_start,"
-                " period_start) < (SELECT MAX(COALESCE(r.last_period_start, r.period_start))"
-                " FROM runs r WHERE r.job_id = runs.job_id AND r.kind != 'manual'))",
-                (jobs, cutoff),
+            # Each job's horizon once, one ranking of its prunable rows (newest first), and a
+            # row goes when it is old or past the cap: O(n log n). The DELETE does not start
+            # with WITH: then Python's sqlite3 would report no rowcount.
+            return db.execute(
+                "DELETE FROM runs WHERE run_id IN (WITH known(job_id) AS (SELECT value FROM"
+                " json_each(?)), top AS (SELECT job_id, MAX(COALESCE(last_period_start,"
+                " period_start)) AS h FROM runs WHERE job_id IN known AND kind != 'manual'"
+                " GROUP BY job_id), prunable AS (SELECT r.run_id, r.created_at, ROW_NUMBER()"
+                " OVER (PARTITION BY r.job_id ORDER BY r.created_at DESC, r.period_start DESC)"
+                " AS n FROM runs r LEFT JOIN top ON top.job_id = r.job_id WHERE r.job_id IN"
+                " known AND r.state NOT IN ('running', 'abandoned') AND (r.kind = 'manual'"
+                " OR COALESCE(r.last_period_start, r.period_start) < top.h))"
+                " SELECT run_id FROM prunable WHERE created_at < ? OR n > ?)",
+                (json.dumps(list(job_ids)), cutoff, NO_CAP if keep is None else keep),
             ).rowcount
-            if keep is not None:  # each job's horizon once, then one ranking: O(n log n)
-                removed += db.execute(
-                    # A DELETE starting with WITH reports no rowcount in Python's sqlite3.
-                    "DELETE FROM runs WHERE run_id IN (WITH known(job_id) AS (SELECT value FROM"
-                    " json_each(?)), top AS (SELECT job_id, MAX(COALESCE(last_period_start,"
-                    " period_start)) AS h FROM runs WHERE job_id IN known AND kind != 'manual'"
-                    " GROUP BY job_id), ranked AS (SELECT r.run_id, ROW_NUMBER() OVER"
-                    " (PARTITION BY r.job_id ORDER BY r.created_at DESC, r.period_start DESC)"
-                    " AS n FROM runs r LEFT JOIN top ON top.job_id = r.job_id WHERE r.job_id IN"
-                    " known AND r.state NOT IN ('running', 'abandoned') AND (r.kind = 'manual'"
-                    " OR COALESCE(r.last_period_start, r.period_start) < top.h))"
-                    " SELECT run_id FROM ranked WHERE n > ?)",
-                    (jobs, keep),
-                ).rowcount
-            return removed
 
     def close(self) -> None:
         self._db.close()
