@@ -43,7 +43,8 @@ def _tick_bounds(job: Job, found: Trigger, salt: str) -> tuple[int, int]:
     return step, phase_ms(job.id, found.interval_ms, salt) * 1_000
 
 
-def _next(job: Job, after: datetime, salt: str) -> Run | None:
+def run_after(job: Job, after: datetime, salt: str = "") -> Run | None:
+    """The job's first run strictly after `after` (`next_run`), None when it has none left."""
     try:
         return next_run(job, after, salt=salt)
     except ValueError:  # a cron year field exhausted, or the end of year 9999
@@ -65,7 +66,7 @@ def last_run(job: Job, floor: datetime, t: datetime, *, salt: str = "") -> Run |
         if tick <= _micros(floor):
             return None
         return next_run(job, _instant(tick) - _TINY, salt=salt)
-    first = _next(job, floor, salt)
+    first = run_after(job, floor, salt)
     if first is None or first.at > t:
         return None
     # Invariant: next(lo) <= t < next(hi). Gallop back from t (doubling the step) until a
@@ -74,7 +75,7 @@ def last_run(job: Job, floor: datetime, t: datetime, *, salt: str = "") -> Run |
     lo, hi = _micros(first.at) - 1, _micros(t)
     best, width = first, 1_000_000
     while True:
-        following = _next(job, best.at, salt)
+        following = run_after(job, best.at, salt)
         if following is None or following.at > t:
             return best
         lo = _micros(following.at) - 1
@@ -83,7 +84,7 @@ def last_run(job: Job, floor: datetime, t: datetime, *, salt: str = "") -> Run |
             return best
         probe = hi - width if width < hi - lo else (lo + hi) // 2
         width *= 2
-        found_run = _next(job, _instant(probe), salt)
+        found_run = run_after(job, _instant(probe), salt)
         if found_run is not None and found_run.at <= t:
             best, lo = found_run, _micros(found_run.at) - 1
         else:
@@ -128,10 +129,10 @@ def _day_start(day: date, tz: tzinfo) -> datetime:
 def _enumerate(job: Job, after: datetime, before: datetime, salt: str) -> int:
     """Runs with ``after < r.at < before``, one by one (used on at most a few days)."""
     count = 0
-    run = _next(job, after, salt)
+    run = run_after(job, after, salt)
     while run is not None and run.at < before:
         count += 1
-        run = _next(job, run.at, salt)
+        run = run_after(job, run.at, salt)
     return count
 
 

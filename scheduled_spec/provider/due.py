@@ -210,7 +210,8 @@ class DueQueue:
     def _pop_extended(self, state: JobState, at: float) -> tuple[Decision, int]:
         """Plan an extension job as of `at`; return the decision and its next run (ms)."""
         # Imported here: a project without extension schedules never loads their engines.
-        from scheduled_spec.provider.extended import following, plan_runs, step_runs  # noqa: PLC0415
+        from scheduled_spec.provider.extended import plan_runs, step_runs  # noqa: PLC0415
+        from scheduled_spec.run_count import run_after  # noqa: PLC0415
 
         as_of = datetime.fromtimestamp(at, UTC)
         stepped = None
@@ -222,14 +223,14 @@ class DueQueue:
             decided = plan_runs(
                 state.job, state.newest, as_of, self.policy_of(state), self.cap, self.salt
             )
-            nxt = following(state.job, as_of, self.salt)
+            nxt = run_after(state.job, as_of, self.salt)
         if decided.horizon is not None:
             state.newest = decided.horizon
         state.pending = nxt
         state.covered = decided.horizon is not None
         if state.newest is not None and nxt is not None and nxt.at <= state.newest:
             # After a backward jump: nothing is due before the run after the newest handled.
-            nxt = following(state.job, state.newest, self.salt)
+            nxt = run_after(state.job, state.newest, self.salt)
             state.pending, state.covered = nxt, nxt is not None
         return self._run_decision(decided), _NEVER if nxt is None else _ms(nxt.at)
 
@@ -246,9 +247,9 @@ class DueQueue:
         job's next run for a job placed by an extension schedule."""
         if not state.extended:
             return float(next_period_start(state.job.every, due.start))
-        from scheduled_spec.provider.extended import following  # noqa: PLC0415
+        from scheduled_spec.run_count import run_after  # noqa: PLC0415
 
-        nxt = following(state.job, datetime.fromtimestamp(due.at, UTC), self.salt)
+        nxt = run_after(state.job, datetime.fromtimestamp(due.at, UTC), self.salt)
         return float("inf") if nxt is None else nxt.at.timestamp()
 
     def preview(self, now: int) -> list[tuple[str, str, str]]:

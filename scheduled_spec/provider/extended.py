@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 from scheduled_spec.local_periods import period_containing
 from scheduled_spec.models import Job
 from scheduled_spec.provider.catchup import CatchUp
-from scheduled_spec.run_count import count_runs, last_run
-from scheduled_spec.schedule import Run, next_run, period_of
+from scheduled_spec.run_count import count_runs, last_run, run_after
+from scheduled_spec.schedule import Run, period_of
 
 UTC = timezone.utc
 _TINY = timedelta(microseconds=1)
@@ -33,14 +33,6 @@ class RunPlan:
     run: tuple[Run, ...] = ()
     missed: tuple[Run, Run, int] | None = None
     horizon: datetime | None = None
-
-
-def following(job: Job, after: datetime, salt: str) -> Run | None:
-    """The job's first run strictly after `after`, None when it has none left."""
-    try:
-        return next_run(job, after, salt=salt)
-    except ValueError:  # a cron year field exhausted, or past year 9999
-        return None
 
 
 def current_period_start(job: Job, now: datetime) -> datetime:
@@ -71,7 +63,7 @@ def plan_runs(
     due = last_run(job, horizon, now, salt=salt)
     if due is None:
         return RunPlan()
-    first = following(job, horizon, salt)
+    first = run_after(job, horizon, salt)
     if first is None or first.at >= due.at:
         return RunPlan(run=(due,), horizon=due.at)
     count = count_runs(job, horizon, due.at, salt=salt)  # missed: strictly before `due`
@@ -82,14 +74,14 @@ def plan_runs(
         return RunPlan(run=(due,), missed=(first, before, count), horizon=due.at)
     runs = [first]
     while len(runs) < min(count, cap):
-        nxt = following(job, runs[-1].at, salt)
+        nxt = run_after(job, runs[-1].at, salt)
         if nxt is None:  # pragma: no cover - `due` lies ahead
             break
         runs.append(nxt)
     rest = count - len(runs)
     gap = None
     if rest > 0:
-        after = following(job, runs[-1].at, salt)
+        after = run_after(job, runs[-1].at, salt)
         if after is not None:
             gap = (after, before, rest)
     return RunPlan(run=(*runs, due), missed=gap, horizon=due.at)
@@ -105,7 +97,7 @@ def step_runs(
     """
     if horizon is None or pending.at <= horizon or pending.at > now:
         return None
-    after = following(job, pending.at, salt)
+    after = run_after(job, pending.at, salt)
     if after is not None and after.at <= now:
         return None
     return RunPlan(run=(pending,), horizon=pending.at), after
