@@ -49,11 +49,11 @@ from scheduled_spec.provider.ledger import (
     Attempt,
     Claim,
     ClaimRequest,
-    Owner,
     State,
     open_ledger,
 )
 from scheduled_spec.provider.loop import Provider
+from scheduled_spec.provider.owner import Owner
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "replicas.md"

@@ -27,11 +27,11 @@ from scheduled_spec.provider.ledger import (
     Kind,
     Latest,
     LedgerError,
-    Owner,
     RunRecord,
     State,
     history_entries,
 )
+from scheduled_spec.provider.owner import Owner
 from scheduled_spec.provider.postgres_db import Cursor, Database
 
 # The server's clock, freshest reading (now() is the transaction's start).

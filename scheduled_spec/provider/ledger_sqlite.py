@@ -29,11 +29,11 @@ from scheduled_spec.provider.ledger import (
     Latest,
     LedgerError,
     LedgerNotFoundError,
-    Owner,
     RunRecord,
     State,
     history_entries,
 )
+from scheduled_spec.provider.owner import Owner
 from scheduled_spec.provider.sqlite_file import open_database
 
 _RUN_COLUMNS = (

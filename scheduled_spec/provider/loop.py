@@ -40,12 +40,12 @@ from scheduled_spec.provider.ledger import (
     Kind,
     Ledger,
     LedgerError,
-    Owner,
     RunRecord,
     State,
 )
 from scheduled_spec.provider.manual import manual_request
 from scheduled_spec.provider.memory import release_free_memory
+from scheduled_spec.provider.owner import Owner
 from scheduled_spec.provider.runner import RunContext, Runner, RunSpec
 from scheduled_spec.provider.takeover import left_unfinished, take_over
 from scheduled_spec.schedule import instant_key

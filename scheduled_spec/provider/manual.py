@@ -15,7 +15,8 @@ from scheduled_spec.models import Job, Project
 from scheduled_spec.provider import events
 from scheduled_spec.provider.clocks import wait
 from scheduled_spec.provider.config import Outcome, ProviderConfig, timeout_of
-from scheduled_spec.provider.ledger import Attempt, ClaimRequest, Ledger, Owner
+from scheduled_spec.provider.ledger import Attempt, ClaimRequest, Ledger
+from scheduled_spec.provider.owner import Owner
 from scheduled_spec.provider.runner import RunContext, Runner, RunSpec
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 from scheduled_spec.provider.due import JobState
-from scheduled_spec.provider.ledger import Claim, ClaimRequest, Ledger, Owner, RunRecord, State
+from scheduled_spec.provider.ledger import Claim, ClaimRequest, Ledger, RunRecord, State
+from scheduled_spec.provider.owner import Owner
 
 
 def takeable(record: RunRecord, lease_now: float) -> bool:

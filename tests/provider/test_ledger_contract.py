@@ -25,11 +25,11 @@ from scheduled_spec.provider.ledger import (
     Gap,
     Kind,
     Ledger,
-    Owner,
     RunRecord,
     State,
     open_ledger,
 )
+from scheduled_spec.provider.owner import Owner
 from tests.provider.fakes import FakeClock
 from tests.provider.postgres import execute, fresh_schema
 

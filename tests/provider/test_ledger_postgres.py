@@ -17,11 +17,11 @@ from scheduled_spec.provider.ledger import (
     Claim,
     ClaimRequest,
     LedgerError,
-    Owner,
     State,
     open_ledger,
     postgres_ledger,
 )
+from scheduled_spec.provider.owner import Owner
 from scheduled_spec.provider.postgres_db import parse_url
 from tests.conftest import ROOT
 from tests.provider.fakes import FakeClock

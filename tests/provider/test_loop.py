@@ -23,11 +23,11 @@ from scheduled_spec.provider.ledger import (
     Attempt,
     Claim,
     ClaimRequest,
-    Owner,
     State,
     open_ledger,
 )
 from scheduled_spec.provider.loop import Provider
+from scheduled_spec.provider.owner import Owner
 from scheduled_spec.slots import slot_offset
 from tests.provider.fakes import FakeClock
 from tests.provider.helpers import Project, make_project
