@@ -41,6 +41,20 @@ _DEFAULTS = {
     "application_name": "scheduled-spec",
 }
 _RETRIES = 5  # deadlocks and serialization failures between replicas are retried
+_RETRIED: tuple[type[psycopg.Error], ...] = (
+    pg_errors.DeadlockDetected,
+    pg_errors.SerializationFailure,
+)
+# Creating the schema also retries what CREATE ... IF NOT EXISTS raises when someone creates
+# the same objects without the creation lock (an operator, a migration tool): the next
+# attempt, a new transaction, sees them committed and creates nothing.
+_CREATE_RETRIED = (
+    *_RETRIED,
+    pg_errors.UniqueViolation,
+    pg_errors.DuplicateObject,
+    pg_errors.DuplicateTable,
+    pg_errors.DuplicateSchema,
+)
 
 _SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS {s};
@@ -169,8 +183,14 @@ class Database:
             conn.execute("BEGIN")
         return conn
 
-    def transaction(self, what: str, work: Callable[[Cursor], T]) -> T:
-        """Run `work` in one short transaction; retry it on deadlock or serialization failure."""
+    def transaction(
+        self,
+        what: str,
+        work: Callable[[Cursor], T],
+        retried: tuple[type[psycopg.Error], ...] = _RETRIED,
+    ) -> T:
+        """Run `work` in one short transaction; retry it on the `retried` errors (deadlock or
+        serialization failure), up to 5 attempts in all."""
         for attempt in range(_RETRIES):
             try:
                 conn = self._begin()
@@ -183,7 +203,7 @@ class Database:
                             conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
-            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
+            except retried as exc:
                 if attempt == _RETRIES - 1:
                     raise self._fail(what, exc) from exc
                 continue
@@ -209,9 +229,16 @@ class Database:
     # -- schema ----------------------------------------------------------------------------
 
     def _version(self, cur: Cursor) -> int | None:
-        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{self.s}.meta",))
-        row = cur.fetchone()
-        if row is None or not row[0]:
+        # The catalog table itself, not to_regclass(): in the transaction that waited for the
+        # creation lock, to_regclass answers from this backend's catalog cache, which does not
+        # know yet of the schema another process created meanwhile (issue 11: of processes
+        # started together, all but one failed on the meta table's primary key).
+        cur.execute(
+            "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n"
+            " ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = 'meta'",
+            (self.schema,),
+        )
+        if cur.fetchone() is None:
             return None
         cur.execute(f"SELECT value FROM {self.s}.meta WHERE key = 'schema_version'")  # noqa: S608
         found = cur.fetchone()
@@ -237,6 +264,8 @@ class Database:
             )
 
         def create_schema(cur: Cursor) -> tuple[bool, int]:
+            # The lock comes before any DDL, CREATE SCHEMA included: CREATE ... IF NOT EXISTS
+            # is not safe against a concurrent CREATE of the same object.
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_CREATE_LOCK,))
             found = self._version(cur)
             if found is not None:
@@ -249,7 +278,9 @@ class Database:
             )
             return True, SCHEMA_VERSION
 
-        created, version = self.transaction("cannot create the ledger's schema", create_schema)
+        created, version = self.transaction(
+            "cannot create the ledger's schema", create_schema, _CREATE_RETRIED
+        )
         self._check(version)
         return created
 

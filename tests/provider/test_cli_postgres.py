@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
-from tests.provider.helpers import make_project, rfc3339, scheduled
-from tests.provider.postgres import ENV, SKIPPED, rows, schema_of, server_url
+from tests.provider.helpers import make_project, rfc3339, scheduled, wait_for
+from tests.provider.postgres import ENV, SKIPPED, fresh_schema, rows, schema_of, server_url
 
 T = 1_780_271_999  # 2026-05-31T23:59:59Z
 
@@ -100,3 +101,75 @@ def test_in_ci_an_unreachable_server_fails_the_postgres_tests() -> None:
     assert "PostgreSQL is unreachable" in result.stdout
     assert "1 passed, 1 error" in result.stdout  # failed in its fixture: an error, not a skip
     assert "skipped" not in result.stdout
+
+
+# Each starter imports everything first, then waits for the go file: the commands then
+# reach the ledger within milliseconds of each other, as replicas of one deploy do.
+_STARTER = """
+import sys, time
+from pathlib import Path
+import scheduled_spec.cli.ledger, scheduled_spec.cli.run, scheduled_spec.provider.ledger_postgres
+from scheduled_spec.cli import main
+go = Path(sys.argv[1])
+Path(sys.argv[2]).touch()
+while not go.exists():
+    time.sleep(0.002)
+sys.argv = ["scheduled", *sys.argv[3:]]
+main()
+"""
+Started = tuple[subprocess.Popen[bytes], Path, tuple[str, ...]]
+
+
+def _start_together(here: Path, commands: list[tuple[str, ...]], out: list[Started]) -> None:
+    """Start `commands` (``scheduled`` arguments), each logging to ``here/<n>.log``, at once."""
+    for n, command in enumerate(commands):
+        log, ready = here / f"{n}.log", here / f"{n}.ready"
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                [sys.executable, "-c", _STARTER, str(here / "go"), str(ready), *command],
+                cwd=ROOT,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+        out.append((process, log, command))
+    flags = [here / f"{n}.ready" for n in range(len(commands))]
+    wait_for(lambda: all(f.exists() for f in flags), what="every command ready")
+    (here / "go").touch()
+
+
+def _exit_code(process: subprocess.Popen[bytes], log: Path, command: tuple[str, ...]) -> int:
+    """How the command ended; a `scheduled run` is stopped with SIGTERM once it started."""
+    if command[0] == "run":
+        wait_for(
+            lambda: process.poll() is not None or "provider started" in log.read_text(),
+            what="scheduled run to start or exit",
+        )
+        process.send_signal(signal.SIGTERM)
+    return process.wait(60)
+
+
+def test_ledger_init_and_run_started_together_on_a_new_schema_all_succeed(
+    tmp_path: Path,
+) -> None:
+    """SPEC 10.18.2: commands started at once on a schema that does not exist yet all succeed.
+
+    Issue 11: 12 of 20 exited 2 with 'duplicate key value violates unique constraint
+    "meta_pkey"': the check after the creation lock read a stale catalog cache.
+    """
+    project = make_project(tmp_path, {"job": ("day", "ok")})
+    for round_ in range(3):
+        here = tmp_path / f"round-{round_}"
+        here.mkdir()
+        started: list[Started] = []
+        with fresh_schema() as (url, _):
+            commands: list[tuple[str, ...]] = [("ledger", "init", "--ledger", url)] * 4
+            commands += [("run", str(project.root), "--ledger", url)] * 4
+            try:
+                _start_together(here, commands, started)
+                codes = [(_exit_code(*s), s[1].read_text()) for s in started]
+            finally:
+                for process, _, _ in started:
+                    if process.poll() is None:
+                        process.kill()
+                        process.wait()
+        assert [code for code, _ in codes] == [0] * len(commands), (round_, codes)
