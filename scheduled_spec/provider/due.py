@@ -11,13 +11,14 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, NamedTuple
 
-from scheduled_spec.cadence import next_period_start, period_key, period_start
+from scheduled_spec.cadence import next_period_start, period_key
 from scheduled_spec.models import Job
 from scheduled_spec.provider.catchup import CatchUp, Plan, next_slot, plan
-from scheduled_spec.provider.ledger import Latest
+from scheduled_spec.provider.ledger import Horizon
+from scheduled_spec.provider.obligations import ms_of, schedule_key
 from scheduled_spec.schedule import Run, placed_by_extension
 from scheduled_spec.slots import slot_offset
 
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
     from scheduled_spec.provider.extended import RunPlan
 
 UTC = timezone.utc
-_SECOND = timedelta(seconds=1)
-_TINY = timedelta(microseconds=1)
 
 
 class Due(NamedTuple):
@@ -50,6 +49,8 @@ class JobState:
 
     job: Job
     offset: int
+    schedule: str = ""  # `schedule_key(job)`: what its horizon counts
+    since: int = 0  # its horizon as the ledger has it (ms): what `Ledger.advance` moves
     horizon: int | None = None  # newest period start handled (run, queued or recorded)
     queue: list[Due] | None = None  # runs waiting to be claimed (None: none, and no list)
     active: object | None = None  # the provider's newest run in progress, if any
@@ -69,23 +70,6 @@ def may_claim(state: JobState) -> bool:
     return state.active is None or state.job.overlap == "allow"
 
 
-def split_overlap(state: JobState, runs: tuple[Due, ...]) -> tuple[tuple[Due, ...], bool]:
-    """The runs that come due for a job, split by its `overlap`: (to queue, skipped?).
-
-    buffer-one (the default) keeps one run waiting behind a running one and skips a second;
-    skip drops what comes due while a run of the job is held or queued; allow queues
-    everything. A run that waits only for room under max_parallel is no overlap: what comes
-    due after it waits too.
-    """
-    overlap = state.job.overlap or "buffer-one"
-    queued, running = bool(state.queue), state.active is not None
-    if (overlap == "skip" and (running or queued)) or (
-        overlap == "buffer-one" and running and queued and len(runs) == 1
-    ):
-        return runs, True
-    return runs, False
-
-
 def pop_queued(state: JobState) -> Due:
     """The oldest queued run of a job that has one."""
     if not state.queue:
@@ -96,10 +80,6 @@ def pop_queued(state: JobState) -> Due:
 def _due_of(run: Run) -> Due:
     at = run.at.timestamp()
     return Due(run.period, int(at // 1), at)
-
-
-def _ms(t: datetime) -> int:
-    return (t - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 class DueQueue:
@@ -118,6 +98,7 @@ class DueQueue:
             JobState(
                 j,
                 slot_offset(j.id, j.every, salt=salt),
+                schedule_key(j),
                 index=i,
                 extended=placed_by_extension(j),
             )
@@ -126,27 +107,43 @@ class DueQueue:
         self.states = {s.job.id: s for s in self.order}
         self.policy, self.cap, self.salt = policy, cap, salt
         self._heap: list[int] = []
+        self._again: dict[int, JobState] = {}  # rewound: to decide at the next `pop_due`
 
     def policy_of(self, state: JobState) -> CatchUp:
         """The job's own `catch-up` key, else the provider's policy."""
         own = state.job.catch_up
         return self.policy if own is None else CatchUp(own)
 
-    def load(self, latest: Mapping[str, Latest], now: int) -> None:
-        """Start from the ledger's newest period per job; every job is decided at `now`.
-
-        A job whose newest row has another cadence (it changed between deploys) starts
-        afresh: its new cadence applies from its current period.
-        """
+    def load(self, horizons: Mapping[str, Horizon], now: int) -> None:
+        """Start from each job's durable horizon (`Ledger.see` gave every job one); every
+        job is decided at `now`."""
         for job_id, state in self.states.items():
-            seen = latest.get(job_id)
-            if seen is None or seen.every != state.job.every.value:
-                continue
-            if state.extended:  # the ledger keeps whole seconds: that second is handled
-                state.newest = datetime.fromtimestamp(seen.period_start, UTC) + _SECOND - _TINY
-            else:
-                state.horizon = period_start(state.job.every, seen.period_start)
+            found = horizons.get(job_id)
+            if found is not None and found.schedule == state.schedule:
+                self._set(state, found.ms)
         self._heap = [now * 1_000 << _INDEX_BITS | i for i in range(len(self.order))]
+
+    @staticmethod
+    def _set(state: JobState, ms: int) -> None:
+        state.since = ms
+        if state.extended:
+            state.newest = datetime.fromtimestamp(ms / 1_000, UTC)
+            state.pending, state.covered = None, False
+        else:
+            state.horizon = ms // 1_000
+
+    @staticmethod
+    def horizon_ms(state: JobState) -> int:
+        """The job's horizon in memory, in the ledger's unit (see `Horizon`)."""
+        if state.extended:
+            return state.since if state.newest is None else ms_of(state.newest)
+        return state.since if state.horizon is None else state.horizon * 1_000
+
+    def rewind(self, state: JobState, ms: int, now: float) -> None:
+        """Plan the job again from horizon `ms` (the ledger's, when another provider moved
+        it first, or the one it had when recording failed), at `now`."""
+        self._set(state, ms)
+        self._again[state.index] = state  # its heap entry stays: its next slot is unchanged
 
     def next_at(self) -> float | None:
         """The earliest instant (Unix seconds) at which some job may be due."""
@@ -167,25 +164,35 @@ class DueQueue:
         once per call. Advances each job's horizon.
         """
         found = []
+        for state in self._again.values():
+            decided, _ = self._decide(state, now, now)
+            if decided.run or decided.missed:
+                found.append((state, decided))
+        handed = set(self._again)
+        self._again.clear()
         later = []
         limit = (int((now + lead) * 1_000) + 1) << _INDEX_BITS
         while self._heap and self._heap[0] < limit:
             entry = heapq.heappop(self._heap)
             state = self.order[entry & ((1 << _INDEX_BITS) - 1)]
-            slot_ms = entry >> _INDEX_BITS
-            if state.extended:
-                decided, next_ms = self._pop_extended(state, max(now, slot_ms / 1_000))
-            else:
-                at = max(int(now), slot_ms // 1_000)
-                portable = self._plan(state, at)
-                next_ms = self._next_slot(state, at) * 1_000
-                decided = self._decision(state, portable)
+            if state.index in handed:  # decided above: its slot is looked at next call
+                later.append(entry)
+                continue
+            decided, next_ms = self._decide(state, now, (entry >> _INDEX_BITS) / 1_000)
             later.append(next_ms << _INDEX_BITS | state.index)
             if decided.run or decided.missed:
                 found.append((state, decided))
         for entry in later:
             heapq.heappush(self._heap, entry)
         return found
+
+    def _decide(self, state: JobState, now: float, slot: float) -> tuple[Decision, int]:
+        """Plan one job as of its slot (or `now`, once the slot passed); its next slot (ms)."""
+        if state.extended:
+            return self._pop_extended(state, max(now, slot))
+        at = max(int(now), int(slot))
+        portable = self._plan(state, at)
+        return self._decision(state, portable), self._next_slot(state, at) * 1_000
 
     def _plan(self, state: JobState, at: int) -> Plan:
         decided = plan(
@@ -232,7 +239,7 @@ class DueQueue:
             # After a backward jump: nothing is due before the run after the newest handled.
             nxt = run_after(state.job, state.newest, self.salt)
             state.pending, state.covered = nxt, nxt is not None
-        return self._run_decision(decided), _NEVER if nxt is None else _ms(nxt.at)
+        return self._run_decision(decided), _NEVER if nxt is None else ms_of(nxt.at)
 
     @staticmethod
     def _run_decision(decided: RunPlan) -> Decision:

@@ -14,7 +14,7 @@ Heartbeats and outcomes are written only where the fence still matches.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -54,8 +54,13 @@ class Kind(str, Enum):
 
 
 class State(str, Enum):
-    """Where a run stands. RUNNING and ABANDONED are unfinished; the others are final."""
+    """Where a run stands. PENDING, RUNNING and ABANDONED are unfinished; the others final.
 
+    PENDING is an owed run nobody runs yet (queued behind a running attempt of its job,
+    waiting for room, or left by a provider that stopped); any provider may claim it.
+    """
+
+    PENDING = "pending"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -68,7 +73,7 @@ class State(str, Enum):
         return self.value
 
 
-UNFINISHED = (State.RUNNING, State.ABANDONED)
+UNFINISHED = (State.PENDING, State.RUNNING, State.ABANDONED)
 NO_CAP = 1 << 62  # `prune`'s `keep` when there is none: no job has that many rows
 
 
@@ -86,6 +91,7 @@ class ClaimRequest:
     period_key: str
     period_start: int
     scheduled_at: float
+    exclusive: bool = True  # one attempt of the job at a time (every `overlap` but "allow")
 
 
 @dataclass(frozen=True)
@@ -160,11 +166,48 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
-class Latest:
-    """The newest period a job has any scheduled, missed or skipped row for."""
+class Horizon:
+    """A job's durable horizon (SPEC.md 10.5.1): every run of it up to `ms` is recorded.
 
-    every: str
-    period_start: int
+    `ms` is Unix milliseconds: a period start for a job on its slot, a run's instant for a
+    job placed by an extension schedule. `schedule` says which (`schedule_key`); a
+    different one means the job's schedule changed, and it starts afresh.
+    """
+
+    schedule: str
+    ms: int
+
+
+@dataclass(frozen=True)
+class Advance:
+    """Record what came due for one job and move its horizon from `since` to `until`.
+
+    `runs` become pending rows, or skipped ones when the job's `overlap` says so (decided
+    on the ledger's state of the job, across every provider); `gap` is one missed row.
+    Applied only while the job's horizon is still `since`: whoever moves it first decides.
+    """
+
+    job_id: str
+    schedule: str
+    since: int
+    until: int
+    runs: tuple[ClaimRequest, ...] = ()
+    gap: Gap | None = None
+    overlap: str = "buffer-one"
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """What `Ledger.advance` did with one `Advance`.
+
+    When `applied` is False nothing was written: `horizon` is the job's horizon now, to
+    plan again from.
+    """
+
+    applied: bool
+    queued: tuple[ClaimRequest, ...] = ()
+    skipped: tuple[ClaimRequest, ...] = ()
+    horizon: Horizon | None = None
 
 
 @dataclass(frozen=True)
@@ -235,22 +278,35 @@ class Ledger(Protocol):
         """The ledger's clock, Unix seconds: what leases are compared against."""
         ...
 
-    def latest(self) -> dict[str, Latest]:
-        """For each job ID with rows: its newest scheduled, missed or skipped period."""
+    def horizons(self) -> dict[str, Horizon]:
+        """Each job's durable horizon, for every job any provider has seen."""
+        ...
+
+    def see(self, first: Mapping[str, Horizon]) -> dict[str, Horizon]:
+        """Record first sight (SPEC.md 10.5.4): each job's horizon, unless it has one.
+
+        A job whose recorded horizon has another `schedule` (it changed between deploys)
+        is given the new one. Returns the horizons now recorded for these jobs.
+        """
+        ...
+
+    def advance(self, steps: Sequence[Advance]) -> list[Advanced]:
+        """Apply each step (see `Advance`) in one transaction; one result per step."""
         ...
 
     def unfinished(self) -> list[RunRecord]:
-        """Scheduled runs recorded running or abandoned, oldest first."""
+        """Scheduled runs recorded pending, running or abandoned, oldest first."""
         ...
 
     def claim(
         self, requests: Sequence[ClaimRequest], owner: Owner, lease_seconds: float
     ) -> list[Claim | RunRecord]:
-        """Claim each requested period, in one transaction.
+        """Claim each requested run, in one transaction (SPEC.md 10.3, 10.6.1).
 
-        For each request, in order: a `Claim` when the row was inserted, or taken over
-        because it was abandoned or its lease expired (fence bumped); otherwise the
-        existing row, untouched.
+        A run is claimed when its row is pending or abandoned, or running with its lease
+        expired (fence bumped), and, for an `exclusive` request, no other attempt of the
+        job is running. For each request, in order: the `Claim`, or else the row as it is
+        (still pending or abandoned: the job is busy elsewhere; try again later).
         """
         ...
 
@@ -281,22 +337,13 @@ class Ledger(Protocol):
         """
         ...
 
-    def record_gap(self, gap: Gap) -> None:
-        """Record missed periods as one row (idempotent on its first period key)."""
-        ...
-
-    def record_skipped(self, request: ClaimRequest) -> None:
-        """Record one period as skipped because of overlap (idempotent)."""
-        ...
-
     def history(self, job_id: str | None = None, limit: int = 50) -> list[HistoryEntry]:
         """Newest first: up to `limit` runs, one entry per attempt (or one for none)."""
         ...
 
     def prune(self, days: float, job_ids: Collection[str], keep: int | None = None) -> int:
         """Delete finished rows of `job_ids` older than `days`, and with `keep`, each job's
-        finished rows beyond its `keep` newest others; never a job's newest scheduled, missed
-        or skipped row (the catch-up horizon).
+        finished rows beyond its `keep` newest (a job's horizon is kept apart, in `see`).
 
         Rows of other jobs are never touched: replicas running another version of the
         project may still need them. Returns how many rows were deleted.

@@ -13,24 +13,27 @@ No transaction is ever open while a job runs.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from scheduled_spec.clock import Clock
 from scheduled_spec.provider.ledger import (
     NO_CAP,
+    Advance,
+    Advanced,
     Attempt,
     Claim,
     ClaimRequest,
     Gap,
     HistoryEntry,
+    Horizon,
     Kind,
-    Latest,
     LedgerError,
     RunRecord,
     State,
     history_entries,
 )
+from scheduled_spec.provider.obligations import claimable, overlap_skips
 from scheduled_spec.provider.owner import Owner
 from scheduled_spec.provider.postgres_db import Cursor, Database
 
@@ -41,6 +44,40 @@ _RUN_COLUMNS = (
     " lease_until, scheduled_at, created_at, finished_at, error, last_period_key, missed_count"
 )
 _ATTEMPT_COLUMNS = "run_id, attempt, outcome, started_at, duration, error, output"
+
+
+def _due_row(request: ClaimRequest, *, skipped: bool = False) -> dict[str, Any]:
+    """The row of a run come due: pending, or skipped by its job's `overlap`."""
+    r = request
+    return {
+        "run_id": secrets.token_hex(8),
+        "job_id": r.job_id,
+        "kind": str(Kind.SKIPPED if skipped else Kind.SCHEDULED),
+        "every": r.every,
+        "period_key": r.period_key,
+        "period_start": r.period_start,
+        "scheduled_at": r.scheduled_at,
+        "state": str(State.SKIPPED if skipped else State.PENDING),
+        "missed_count": int(skipped),
+        "owner": None,
+        "fence": 0,  # a claim makes it 1: an attempt's fence counts its claims
+    }
+
+
+def _gap_row(gap: Gap) -> dict[str, Any]:
+    """The row of one gap of missed periods."""
+    return {
+        "run_id": secrets.token_hex(8),
+        "job_id": gap.job_id,
+        "kind": str(Kind.MISSED),
+        "every": gap.every,
+        "period_key": gap.first_key,
+        "period_start": gap.first_start,
+        "state": str(State.MISSED),
+        "last_period_key": gap.last_key,
+        "last_period_start": gap.last_start,
+        "missed_count": gap.count,
+    }
 
 
 def _record(row: Sequence[Any]) -> RunRecord:
@@ -84,23 +121,105 @@ class PostgresLedger:
 
         return self._read("cannot read the database's clock", read)
 
-    def latest(self) -> dict[str, Latest]:
-        def read(cur: Cursor) -> dict[str, Latest]:
-            cur.execute(
-                "SELECT DISTINCT ON (job_id) job_id, every,"  # noqa: S608 - fixed SQL
-                f" COALESCE(last_period_start, period_start) AS start FROM {self._s}.runs"
-                " WHERE kind <> 'manual' ORDER BY job_id, start DESC"
-            )
-            return {job_id: Latest(every, start) for job_id, every, start in cur}
+    def horizons(self) -> dict[str, Horizon]:
+        def read(cur: Cursor) -> dict[str, Horizon]:
+            cur.execute(f"SELECT job_id, schedule, horizon_ms FROM {self._s}.jobs")  # noqa: S608
+            return {job_id: Horizon(schedule, ms) for job_id, schedule, ms in cur}
 
         return self._read("cannot read the ledger", read)
+
+    def _lock(self, cur: Cursor, job_ids: Iterable[str]) -> None:
+        """Hold each job's lock until the transaction ends; one order for every replica.
+
+        Every write that decides for a job (first sight, advance, claim) holds it: the
+        overlap policy and one-attempt-at-a-time are decided on the ledger, not per process.
+        """
+        cur.execute(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT"
+            " hashtextextended(%s || j, 0) AS k FROM unnest(%s::text[]) AS j ORDER BY k) AS l",
+            (f"{self.schema}/", list(job_ids)),
+        )
+
+    def see(self, first: Mapping[str, Horizon]) -> dict[str, Horizon]:
+        if not first:
+            return {}
+        s = self._s
+
+        def work(cur: Cursor) -> dict[str, Horizon]:
+            self._lock(cur, first)
+            ids = list(first)
+            cur.execute(
+                f"INSERT INTO {s}.jobs AS j (job_id, schedule, horizon_ms, seen_at)"  # noqa: S608
+                f" SELECT u.job_id, u.schedule, u.ms, {_NOW}"
+                " FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS u(job_id, schedule, ms)"
+                " ON CONFLICT (job_id) DO UPDATE SET schedule = EXCLUDED.schedule,"
+                " horizon_ms = EXCLUDED.horizon_ms, seen_at = EXCLUDED.seen_at"
+                " WHERE j.schedule <> EXCLUDED.schedule",
+                (ids, [h.schedule for h in first.values()], [h.ms for h in first.values()]),
+            )
+            cur.execute(
+                f"SELECT job_id, schedule, horizon_ms FROM {s}.jobs WHERE job_id = ANY(%s)",  # noqa: S608
+                (ids,),
+            )
+            return {job_id: Horizon(schedule, ms) for job_id, schedule, ms in cur.fetchall()}
+
+        return self._transaction("cannot record first sight", work)
+
+    def advance(self, steps: Sequence[Advance]) -> list[Advanced]:
+        if not steps:
+            return []
+        s = self._s
+
+        def work(cur: Cursor) -> list[Advanced]:
+            ids = [step.job_id for step in steps]
+            self._lock(cur, ids)
+            cur.execute(
+                f"SELECT job_id, schedule, horizon_ms FROM {s}.jobs WHERE job_id = ANY(%s)",  # noqa: S608
+                (ids,),
+            )
+            horizons = {job_id: Horizon(sch, ms) for job_id, sch, ms in cur.fetchall()}
+            cur.execute(
+                f"SELECT job_id, COUNT(*) FILTER (WHERE state = 'running'),"  # noqa: S608
+                f" COUNT(*) FILTER (WHERE state <> 'running') FROM {s}.runs"
+                " WHERE job_id = ANY(%s) AND kind = 'scheduled'"
+                " AND state IN ('pending', 'running', 'abandoned') GROUP BY job_id",
+                (ids,),
+            )
+            load = {job_id: (running, queued) for job_id, running, queued in cur.fetchall()}
+            results, rows, moved = [], [], []
+            for step in steps:
+                found = horizons.get(step.job_id)
+                if found != Horizon(step.schedule, step.since):
+                    results.append(Advanced(False, horizon=found))
+                    continue
+                horizons[step.job_id] = Horizon(step.schedule, step.until)
+                running, queued = load.get(step.job_id, (0, 0))
+                skip = overlap_skips(step.overlap, running, queued, len(step.runs) > 1)
+                load[step.job_id] = (running, queued + (0 if skip else len(step.runs)))
+                if step.gap is not None:
+                    rows.append(_gap_row(step.gap))
+                rows.extend(_due_row(req, skipped=skip) for req in step.runs)
+                moved.append((step.job_id, step.until))
+                results.append(Advanced(True, () if skip else step.runs, step.runs if skip else ()))
+            for row in rows:
+                self._insert_row(cur, row)
+            if moved:
+                cur.execute(
+                    f"UPDATE {s}.jobs j SET horizon_ms = u.ms"  # noqa: S608
+                    " FROM unnest(%s::text[], %s::bigint[]) AS u(job_id, ms)"
+                    " WHERE j.job_id = u.job_id",
+                    ([m[0] for m in moved], [m[1] for m in moved]),
+                )
+            return results
+
+        return self._transaction("cannot record what is due", work)
 
     def unfinished(self) -> list[RunRecord]:
         def read(cur: Cursor) -> list[RunRecord]:
             cur.execute(
                 f"SELECT {_RUN_COLUMNS} FROM {self._s}.runs"  # noqa: S608 - fixed SQL
-                " WHERE state IN ('running', 'abandoned') AND kind = 'scheduled'"
-                " ORDER BY period_start"
+                " WHERE state IN ('pending', 'running', 'abandoned') AND kind = 'scheduled'"
+                " ORDER BY period_start, scheduled_at"
             )
             return [_record(r) for r in cur]
 
@@ -111,108 +230,90 @@ class PostgresLedger:
     ) -> list[Claim | RunRecord]:
         if not requests:
             return []
-        # One lock order for every replica (job ID, period key): two batches cannot deadlock.
-        order = sorted(
-            range(len(requests)), key=lambda i: (requests[i].job_id, requests[i].period_key)
-        )
-        reqs = [requests[i] for i in order]
-        ids = [secrets.token_hex(8) for _ in reqs]
         s = self._s
 
-        def insert(cur: Cursor) -> set[str]:
+        def work(cur: Cursor) -> list[Claim | RunRecord]:
+            self._lock(cur, [r.job_id for r in requests])
             cur.execute(
-                f"INSERT INTO {s}.runs (run_id, job_id, kind, every, period_key, period_start,"  # noqa: S608
-                " scheduled_at, state, owner, lease_until, created_at)"
-                f" SELECT u.run_id, u.job_id, 'scheduled', u.every, u.period_key, u.period_start,"
-                f" u.scheduled_at, 'running', %s, {_NOW} + %s, {_NOW}"
-                " FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[],"
-                " %s::float8[]) WITH ORDINALITY"
-                " AS u(run_id, job_id, every, period_key, period_start, scheduled_at, n)"
-                " ORDER BY u.n ON CONFLICT (job_id, period_key) WHERE kind <> 'manual'"
-                " DO NOTHING RETURNING run_id",
-                (
-                    str(owner),
-                    lease_seconds,
-                    ids,
-                    [r.job_id for r in reqs],
-                    [r.every for r in reqs],
-                    [r.period_key for r in reqs],
-                    [r.period_start for r in reqs],
-                    [r.scheduled_at for r in reqs],
-                ),
+                f"SELECT {_RUN_COLUMNS} FROM {s}.runs WHERE kind <> 'manual'"  # noqa: S608
+                " AND (job_id, period_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                ([r.job_id for r in requests], [r.period_key for r in requests]),
             )
-            return {row[0] for row in cur.fetchall()}
-
-        # One statement, its own transaction: the common case (nothing held elsewhere) is one
-        # round trip. Retried once on a dead connection; rows a lost reply did insert come
-        # back as conflicts held by this very owner, and are this owner's claims.
-        inserted = self._read("cannot claim", insert)
-        results: dict[int, Claim | RunRecord] = {}
-        others = []
-        for n, (req, run_id) in enumerate(zip(reqs, ids, strict=True)):
-            if run_id in inserted:
-                results[n] = Claim.new(run_id, req)
-            else:
-                others.append(n)
-        if others:
-            taken = self._transaction(
-                "cannot claim",
-                lambda cur: self._held(cur, [reqs[n] for n in others], owner, lease_seconds),
+            existing = {(r[1], r[4]): _record(r) for r in cur.fetchall()}
+            cur.execute(
+                f"SELECT job_id, run_id FROM {s}.runs WHERE job_id = ANY(%s)"  # noqa: S608
+                " AND kind = 'scheduled' AND state = 'running'",
+                (list({r.job_id for r in requests}),),
             )
-            results.update(zip(others, taken, strict=True))
-        by_caller: list[Claim | RunRecord | None] = [None] * len(requests)
-        for n, i in enumerate(order):
-            by_caller[i] = results[n]
-        return [r for r in by_caller if r is not None]
+            running: dict[str, set[str]] = {}
+            for job_id, run_id in cur.fetchall():
+                running.setdefault(job_id, set()).add(run_id)
+            cur.execute(f"SELECT {_NOW}")
+            now = float((cur.fetchone() or (0.0,))[0])
+            results: list[Claim | RunRecord] = []
+            for req in requests:
+                row = existing.get((req.job_id, req.period_key))
+                others = running.setdefault(req.job_id, set()) - {row.run_id if row else ""}
+                busy = req.exclusive and bool(others)
+                if row is None:  # not recorded due first (a test, an older replica)
+                    fresh = _due_row(req)
+                    if not busy:
+                        fresh.update(state=str(State.RUNNING), owner=str(owner), fence=1)
+                    self._insert_row(cur, fresh, lease=None if busy else lease_seconds)
+                    if busy:
+                        results.append(self._run(cur, fresh["run_id"]))
+                        continue
+                    running[req.job_id].add(fresh["run_id"])
+                    results.append(Claim.new(fresh["run_id"], req))
+                    continue
+                claim = None
+                if not busy and claimable(row, now):
+                    claim = self._bump(cur, row, owner, lease_seconds, claiming=True)
+                if claim is not None:
+                    running[req.job_id].add(row.run_id)
+                results.append(claim if claim is not None else row)
+            return results
 
-    def _held(
-        self, cur: Cursor, reqs: list[ClaimRequest], owner: Owner, lease: float
-    ) -> list[Claim | RunRecord]:
-        """For periods whose row exists: take over the abandoned or expired, else the row."""
-        cur.execute(
-            f"SELECT {_RUN_COLUMNS}, {_NOW} FROM {self._s}.runs WHERE kind <> 'manual'"  # noqa: S608
-            " AND (job_id, period_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
-            ([r.job_id for r in reqs], [r.period_key for r in reqs]),
-        )
-        existing = {(r[1], r[4]): (_record(r), float(r[17])) for r in cur.fetchall()}
-        results: list[Claim | RunRecord] = []
-        for req in reqs:
-            found = existing.get((req.job_id, req.period_key))
-            if found is None:  # pragma: no cover - the insert conflicted with it
-                raise LedgerError(f"{self.url}: claim conflicted with no row")
-            record, now = found
-            live = record.lease_until is not None and record.lease_until >= now
-            expired = record.state is State.RUNNING and not live
-            claim = None
-            if record.kind is not Kind.SCHEDULED:
-                pass
-            elif record.state is State.RUNNING and live and record.owner == str(owner):
-                claim = Claim.of(record)  # inserted by a retried statement whose reply was lost
-            elif record.state is State.ABANDONED or expired:
-                claim = self._bump(cur, record, owner, lease, expired_only=True)
-            results.append(claim if claim is not None else record)
-        return results
+        return self._transaction("cannot claim", work)
 
     def _bump(
-        self, cur: Cursor, run: RunRecord, owner: Owner, lease: float, *, expired_only: bool
+        self, cur: Cursor, run: RunRecord, owner: Owner, lease: float, *, claiming: bool
     ) -> Claim | None:
         # Decided again on the server, on the row as it is now: a heartbeat that renewed the
         # lease meanwhile, or another taker that bumped the fence first, wins.
-        condition = f" AND (state = 'abandoned' OR lease_until < {_NOW})" if expired_only else ""
+        condition = f" AND (state <> 'running' OR lease_until < {_NOW})" if claiming else ""
         cur.execute(
             f"UPDATE {self._s}.runs SET fence = fence + 1, owner = %s,"  # noqa: S608
             f" lease_until = {_NOW} + %s, state = 'running', finished_at = NULL"
-            " WHERE run_id = %s AND fence = %s AND state IN ('running', 'abandoned')"
+            " WHERE run_id = %s AND fence = %s AND state IN ('pending', 'running', 'abandoned')"
             f"{condition} RETURNING fence",
             (str(owner), lease, run.run_id, run.fence),
         )
         row = cur.fetchone()
         return None if row is None else Claim.of(run, fence=int(row[0]))
 
+    def _run(self, cur: Cursor, run_id: str) -> RunRecord:
+        cur.execute(f"SELECT {_RUN_COLUMNS} FROM {self._s}.runs WHERE run_id = %s", (run_id,))  # noqa: S608
+        row = cur.fetchone()
+        if row is None:  # pragma: no cover - read in the transaction that wrote it
+            raise LedgerError(f"{self.url}: run {run_id} vanished")
+        return _record(row)
+
+    def _insert_row(self, cur: Cursor, row: dict[str, Any], lease: float | None = None) -> None:
+        """Insert one run row unless its identity exists; times from the server's clock."""
+        names = ", ".join(row)
+        marks = ", ".join(["%s"] * len(row))
+        finished = f", {_NOW}" if row["state"] in (State.MISSED, State.SKIPPED) else ", NULL"
+        cur.execute(
+            f"INSERT INTO {self._s}.runs ({names}, created_at, finished_at, lease_until)"  # noqa: S608
+            f" VALUES ({marks}, {_NOW}{finished}, {_NOW} + %s) ON CONFLICT DO NOTHING",
+            (*row.values(), lease),
+        )
+
     def take_over(self, run: RunRecord, owner: Owner, lease_seconds: float) -> Claim | None:
         return self._transaction(
             "cannot take over",
-            lambda cur: self._bump(cur, run, owner, lease_seconds, expired_only=False),
+            lambda cur: self._bump(cur, run, owner, lease_seconds, claiming=False),
         )
 
     def claim_manual(self, request: ClaimRequest, owner: Owner, lease_seconds: float) -> Claim:
@@ -324,48 +425,6 @@ class PostgresLedger:
             "r.state = %(outcome)s",
         )
 
-    def _insert_final(self, row: dict[str, Any]) -> None:
-        names = ", ".join(row)
-        marks = ", ".join(["%s"] * len(row))
-        query = (
-            f"INSERT INTO {self._s}.runs ({names}, created_at, finished_at)"  # noqa: S608
-            f" VALUES ({marks}, {_NOW}, {_NOW}) ON CONFLICT DO NOTHING"
-        )
-        values = tuple(row.values())
-        # One idempotent statement: safe to retry on a fresh connection.
-        self._read("cannot record missed periods", lambda cur: cur.execute(query, values))
-
-    def record_gap(self, gap: Gap) -> None:
-        self._insert_final(
-            {
-                "run_id": secrets.token_hex(8),
-                "job_id": gap.job_id,
-                "kind": str(Kind.MISSED),
-                "every": gap.every,
-                "period_key": gap.first_key,
-                "period_start": gap.first_start,
-                "state": str(State.MISSED),
-                "last_period_key": gap.last_key,
-                "last_period_start": gap.last_start,
-                "missed_count": gap.count,
-            }
-        )
-
-    def record_skipped(self, request: ClaimRequest) -> None:
-        self._insert_final(
-            {
-                "run_id": secrets.token_hex(8),
-                "job_id": request.job_id,
-                "kind": str(Kind.SKIPPED),
-                "every": request.every,
-                "period_key": request.period_key,
-                "period_start": request.period_start,
-                "scheduled_at": request.scheduled_at,
-                "state": str(State.SKIPPED),
-                "missed_count": 1,
-            }
-        )
-
     def history(self, job_id: str | None = None, limit: int = 50) -> list[HistoryEntry]:
         def read(cur: Cursor) -> list[HistoryEntry]:
             where, args = ("WHERE job_id = %s", [job_id]) if job_id is not None else ("", [])
@@ -388,17 +447,14 @@ class PostgresLedger:
 
     def prune(self, days: float, job_ids: Collection[str], keep: int | None = None) -> int:
         def work(cur: Cursor) -> int:
-            # Each job's horizon once, one ranking of its prunable rows (newest first), and a
-            # row goes when it is old or past the cap: O(n log n).
+            # One ranking of each job's finished rows (newest first); a row goes when it is old
+            # or past the cap: O(n log n). Horizons live in `jobs`: no row is kept for one.
             cur.execute(
-                "WITH top AS (SELECT job_id, MAX(COALESCE(last_period_start, period_start))"  # noqa: S608
-                f" AS h FROM {self._s}.runs WHERE job_id = ANY(%(jobs)s) AND kind <> 'manual'"
-                " GROUP BY job_id), prunable AS (SELECT r.run_id, r.created_at, ROW_NUMBER()"
-                " OVER (PARTITION BY r.job_id ORDER BY r.created_at DESC, r.period_start DESC)"
-                f" AS n FROM {self._s}.runs r LEFT JOIN top ON top.job_id = r.job_id"
-                " WHERE r.job_id = ANY(%(jobs)s) AND r.state NOT IN ('running', 'abandoned')"
-                " AND (r.kind = 'manual' OR COALESCE(r.last_period_start, r.period_start)"
-                f" < top.h)) DELETE FROM {self._s}.runs WHERE run_id IN (SELECT run_id FROM"
+                "WITH prunable AS (SELECT run_id, created_at, ROW_NUMBER() OVER (PARTITION BY"  # noqa: S608
+                " job_id ORDER BY created_at DESC, period_start DESC) AS n"
+                f" FROM {self._s}.runs WHERE job_id = ANY(%(jobs)s)"
+                " AND state NOT IN ('pending', 'running', 'abandoned'))"
+                f" DELETE FROM {self._s}.runs WHERE run_id IN (SELECT run_id FROM"
                 f" prunable WHERE created_at < {_NOW} - %(age)s OR n > %(keep)s)",
                 {
                     "jobs": list(job_ids),

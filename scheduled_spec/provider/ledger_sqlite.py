@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,19 +20,22 @@ from urllib.parse import parse_qs
 from scheduled_spec.clock import Clock
 from scheduled_spec.provider.ledger import (
     NO_CAP,
+    Advance,
+    Advanced,
     Attempt,
     Claim,
     ClaimRequest,
     Gap,
     HistoryEntry,
+    Horizon,
     Kind,
-    Latest,
     LedgerError,
     LedgerNotFoundError,
     RunRecord,
     State,
     history_entries,
 )
+from scheduled_spec.provider.obligations import claimable, overlap_skips
 from scheduled_spec.provider.owner import Owner
 from scheduled_spec.provider.sqlite_file import open_database
 
@@ -133,6 +136,8 @@ class SQLiteLedger:
             "scheduled_at": req.scheduled_at,
             "state": str(state),
             "created_at": now,
+            # Each claim bumps the fence: 1 for a row claimed as it is written.
+            "fence": int(state is State.RUNNING),
         }
 
     def _row(self, db: sqlite3.Connection, where: str, args: Sequence[Any]) -> RunRecord | None:
@@ -144,17 +149,69 @@ class SQLiteLedger:
     def now(self) -> float:
         return self._now()
 
-    def latest(self) -> dict[str, Latest]:
-        rows = self._db.execute(
-            "SELECT job_id, every, MAX(COALESCE(last_period_start, period_start)) FROM runs"
-            " WHERE kind != 'manual' GROUP BY job_id"
-        )
-        return {job_id: Latest(every, start) for job_id, every, start in rows}
+    def horizons(self) -> dict[str, Horizon]:
+        rows = self._db.execute("SELECT job_id, schedule, horizon_ms FROM jobs")
+        return {job_id: Horizon(schedule, ms) for job_id, schedule, ms in rows}
+
+    def see(self, first: Mapping[str, Horizon]) -> dict[str, Horizon]:
+        found: dict[str, Horizon] = {}
+        with self._write() as db:
+            now = self._now()
+            for job_id, horizon in first.items():
+                row = db.execute(
+                    "SELECT schedule, horizon_ms FROM jobs WHERE job_id = ?", (job_id,)
+                ).fetchone()
+                if row is not None and row[0] == horizon.schedule:
+                    found[job_id] = Horizon(*row)
+                    continue
+                db.execute(
+                    "INSERT OR REPLACE INTO jobs (job_id, schedule, horizon_ms, seen_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (job_id, horizon.schedule, horizon.ms, now),
+                )
+                found[job_id] = horizon
+        return found
+
+    def advance(self, steps: Sequence[Advance]) -> list[Advanced]:
+        results = []
+        with self._write() as db:
+            now = self._now()
+            for step in steps:
+                row = db.execute(
+                    "SELECT schedule, horizon_ms FROM jobs WHERE job_id = ?", (step.job_id,)
+                ).fetchone()
+                if row is None or tuple(row) != (step.schedule, step.since):
+                    results.append(Advanced(False, horizon=None if row is None else Horizon(*row)))
+                    continue
+                running, queued = db.execute(
+                    "SELECT COUNT(*) FILTER (WHERE state = 'running'),"
+                    " COUNT(*) FILTER (WHERE state != 'running') FROM runs"
+                    " WHERE job_id = ? AND kind = 'scheduled'"
+                    " AND state IN ('pending', 'running', 'abandoned')",
+                    (step.job_id,),
+                ).fetchone()
+                skip = overlap_skips(step.overlap, running, queued, len(step.runs) > 1)
+                if step.gap is not None:
+                    self._insert_gap(db, step.gap, now)
+                for req in step.runs:
+                    kind, state = (
+                        (Kind.SKIPPED, State.SKIPPED) if skip else (Kind.SCHEDULED, State.PENDING)
+                    )
+                    row = self._request_row(req, kind, state, now)
+                    if skip:
+                        row.update(missed_count=1, finished_at=now)
+                    self._insert(db, row)
+                db.execute(
+                    "UPDATE jobs SET horizon_ms = ? WHERE job_id = ?", (step.until, step.job_id)
+                )
+                results.append(Advanced(True, () if skip else step.runs, step.runs if skip else ()))
+        return results
 
     def unfinished(self) -> list[RunRecord]:
         rows = self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE state IN ('running', 'abandoned')"  # noqa: S608
-            " AND kind = 'scheduled' ORDER BY period_start"
+            f"SELECT {_RUN_COLUMNS} FROM runs"  # noqa: S608 - fixed SQL
+            " WHERE state IN ('pending', 'running', 'abandoned')"
+            " AND kind = 'scheduled' ORDER BY period_start, scheduled_at"
         )
         return [_record(r) for r in rows]
 
@@ -165,30 +222,34 @@ class SQLiteLedger:
         with self._write() as db:
             now = self._now()
             for req in requests:
-                row = self._request_row(req, Kind.SCHEDULED, State.RUNNING, now)
-                row.update(owner=str(owner), lease_until=now + lease_seconds)
-                if self._insert(db, row):
-                    results.append(Claim.new(row["run_id"], req))
-                    continue
                 existing = self._row(
                     db,
                     "job_id = ? AND period_key = ? AND kind != 'manual'",
                     (req.job_id, req.period_key),
                 )
-                if existing is None:  # pragma: no cover - the insert conflicted with it
-                    raise LedgerError(f"{self.path}: claim conflicted with no row")
-                expired = (
-                    existing.state is State.RUNNING
-                    and existing.lease_until is not None
-                    and existing.lease_until < now
+                busy = (
+                    req.exclusive
+                    and db.execute(
+                        "SELECT 1 FROM runs WHERE job_id = ? AND kind = 'scheduled'"
+                        " AND state = 'running' AND run_id != ? LIMIT 1",
+                        (req.job_id, "" if existing is None else existing.run_id),
+                    ).fetchone()
+                    is not None
                 )
-                if existing.kind is Kind.SCHEDULED and (
-                    existing.state is State.ABANDONED or expired
-                ):
+                if existing is None:
+                    state = State.PENDING if busy else State.RUNNING
+                    row = self._request_row(req, Kind.SCHEDULED, state, now)
+                    if not busy:
+                        row.update(owner=str(owner), lease_until=now + lease_seconds)
+                    self._insert(db, row)
+                    record = self._row(db, "run_id = ?", (row["run_id"],))
+                    assert record is not None  # noqa: S101 - just inserted
+                    results.append(record if busy else Claim.new(row["run_id"], req))
+                    continue
+                claim = None
+                if not busy and claimable(existing, now):
                     claim = self._bump(db, existing, owner, now + lease_seconds)
-                    results.append(claim if claim is not None else existing)
-                else:
-                    results.append(existing)
+                results.append(claim if claim is not None else existing)
         return results
 
     @staticmethod
@@ -198,7 +259,7 @@ class SQLiteLedger:
         changed = db.execute(
             "UPDATE runs SET fence = fence + 1, owner = ?, lease_until = ?, state = 'running',"
             " finished_at = NULL WHERE run_id = ? AND fence = ?"
-            " AND state IN ('running', 'abandoned')",
+            " AND state IN ('pending', 'running', 'abandoned')",
             (str(owner), lease_until, run.run_id, run.fence),
         ).rowcount
         return Claim.of(run, fence=run.fence + 1) if changed else None
@@ -269,28 +330,17 @@ class SQLiteLedger:
             )
         return True
 
-    def record_gap(self, gap: Gap) -> None:
-        with self._write() as db:
-            now = self._now()
-            first = ClaimRequest(
-                gap.job_id, gap.every, gap.first_key, gap.first_start, gap.first_start
-            )
-            row = self._request_row(first, Kind.MISSED, State.MISSED, now)
-            row.update(
-                scheduled_at=None,
-                last_period_key=gap.last_key,
-                last_period_start=gap.last_start,
-                missed_count=gap.count,
-                finished_at=now,
-            )
-            self._insert(db, row)
-
-    def record_skipped(self, request: ClaimRequest) -> None:
-        with self._write() as db:
-            now = self._now()
-            row = self._request_row(request, Kind.SKIPPED, State.SKIPPED, now)
-            row.update(missed_count=1, finished_at=now)
-            self._insert(db, row)
+    def _insert_gap(self, db: sqlite3.Connection, gap: Gap, now: float) -> None:
+        first = ClaimRequest(gap.job_id, gap.every, gap.first_key, gap.first_start, gap.first_start)
+        row = self._request_row(first, Kind.MISSED, State.MISSED, now)
+        row.update(
+            scheduled_at=None,
+            last_period_key=gap.last_key,
+            last_period_start=gap.last_start,
+            missed_count=gap.count,
+            finished_at=now,
+        )
+        self._insert(db, row)
 
     def history(self, job_id: str | None = None, limit: int = 50) -> list[HistoryEntry]:
         where, args = ("WHERE job_id = ?", [job_id]) if job_id is not None else ("", [])
@@ -313,18 +363,14 @@ class SQLiteLedger:
     def prune(self, days: float, job_ids: Collection[str], keep: int | None = None) -> int:
         with self._write() as db:
             cutoff = self._now() - days * 86_400
-            # Each job's horizon once, one ranking of its prunable rows (newest first), and a
-            # row goes when it is old or past the cap: O(n log n). The DELETE does not start
-            # with WITH: then Python's sqlite3 would report no rowcount.
+            # One ranking of each job's finished rows (newest first); a row goes when it is old
+            # or past the cap: O(n log n). The DELETE does not start with WITH: then Python's
+            # sqlite3 would report no rowcount. Horizons live in `jobs`: no row is kept for one.
             return db.execute(
-                "DELETE FROM runs WHERE run_id IN (WITH known(job_id) AS (SELECT value FROM"
-                " json_each(?)), top AS (SELECT job_id, MAX(COALESCE(last_period_start,"
-                " period_start)) AS h FROM runs WHERE job_id IN known AND kind != 'manual'"
-                " GROUP BY job_id), prunable AS (SELECT r.run_id, r.created_at, ROW_NUMBER()"
-                " OVER (PARTITION BY r.job_id ORDER BY r.created_at DESC, r.period_start DESC)"
-                " AS n FROM runs r LEFT JOIN top ON top.job_id = r.job_id WHERE r.job_id IN"
-                " known AND r.state NOT IN ('running', 'abandoned') AND (r.kind = 'manual'"
-                " OR COALESCE(r.last_period_start, r.period_start) < top.h))"
+                "DELETE FROM runs WHERE run_id IN (WITH prunable AS (SELECT run_id, created_at,"
+                " ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY created_at DESC,"
+                " period_start DESC) AS n FROM runs WHERE job_id IN (SELECT value FROM"
+                " json_each(?)) AND state NOT IN ('pending', 'running', 'abandoned'))"
                 " SELECT run_id FROM prunable WHERE created_at < ? OR n > ?)",
                 (json.dumps(list(job_ids)), cutoff, NO_CAP if keep is None else keep),
             ).rowcount

@@ -21,22 +21,17 @@ from scheduled_spec.models import Project
 from scheduled_spec.provider import events
 from scheduled_spec.provider.clocks import wait
 from scheduled_spec.provider.config import Outcome, ProviderConfig, attempts_of, timeout_of
-from scheduled_spec.provider.due import (
-    Due,
-    DueQueue,
-    JobState,
-    may_claim,
-    pop_queued,
-    split_overlap,
-)
+from scheduled_spec.provider.due import Due, DueQueue, JobState, may_claim, pop_queued
 from scheduled_spec.provider.events import emit, log
 from scheduled_spec.provider.held import HeldRun, HeldRuns
 from scheduled_spec.provider.leases import Leases
 from scheduled_spec.provider.ledger import (
+    Advance,
     Attempt,
     Claim,
     ClaimRequest,
     Gap,
+    Horizon,
     Kind,
     Ledger,
     LedgerError,
@@ -45,6 +40,7 @@ from scheduled_spec.provider.ledger import (
 )
 from scheduled_spec.provider.manual import manual_request
 from scheduled_spec.provider.memory import release_free_memory
+from scheduled_spec.provider.obligations import MIGRATED, first_sight
 from scheduled_spec.provider.owner import Owner
 from scheduled_spec.provider.runner import RunContext, Runner, RunSpec
 from scheduled_spec.provider.takeover import left_unfinished, take_over
@@ -52,6 +48,7 @@ from scheduled_spec.schedule import instant_key
 
 FAILPOINT = "SCHEDULED_FAILPOINT"
 JUMP_TOLERANCE = 5.0
+BLOCKED_RETRY = 1.0  # seconds before claiming again a run whose job runs on another provider
 
 
 def _utc(seconds: float) -> str:
@@ -101,6 +98,8 @@ class Provider:
         self._lead_cap = float("inf") if shortest is None else shortest / 2
         self._immediately: list[JobState] = []  # `run` fills it: jobs to run once at start
         self._waiting: dict[str, None] = {}  # jobs with queued periods, in arrival order
+        # Jobs whose queued run waits for an attempt another provider runs: monotonic retry.
+        self._blocked: dict[str, float] = {}
         self.outcomes: list[Outcome] = []
         # The project was just parsed: return the parser's freed memory before running for
         # days (SPEC.md 10.16).
@@ -108,10 +107,51 @@ class Provider:
 
     # -- public ----------------------------------------------------------------------------
 
-    def load(self) -> None:
-        """Read each job's newest recorded period from the ledger; decide every job next step."""
-        self._due.load(self.ledger.latest(), int(self.clock.now().timestamp()))
+    def load(self, *, record: bool = True) -> None:
+        """Read each job's horizon from the ledger, recording first sight of new jobs
+        (`record` False: in memory only, for a dry run); queue the runs the ledger owes."""
+        now = self.clock.now()
+        horizons = self.ledger.horizons()
+        first = {}
+        for job_id, state in self._jobs.items():
+            found = horizons.get(job_id)
+            if found is not None and found.schedule == state.schedule:
+                continue
+            if found is not None and found.schedule == state.job.every.value + MIGRATED:
+                # From a schema 1 ledger: its newest row's whole second, for runs placed by
+                # an extension schedule, or its period.
+                first[job_id] = Horizon(state.schedule, found.ms + 999 * state.extended)
+            else:
+                first[job_id] = Horizon(
+                    state.schedule, first_sight(state.job, now, self.config.salt)
+                )
+        if first:
+            horizons.update(self.ledger.see(first) if record else first)
+            emit(
+                logging.INFO,
+                "first-sight",
+                f"first sight of {len(first)} job(s) recorded: each owes its current period on",
+                count=len(first),
+            )
+        self._due.load(horizons, int(now.timestamp()))
+        self._adopt(self.ledger.unfinished())
         self._loaded = True
+
+    def _adopt(self, records: list[RunRecord]) -> None:
+        """Queue the pending runs of known jobs (left by any provider) not queued yet."""
+        for record in records:
+            state = self._jobs.get(record.job_id)
+            if record.state is not State.PENDING or state is None:
+                continue
+            queue = state.queue or []
+            if any(d.key == record.period_key for d in queue):
+                continue
+            at = record.period_start if record.scheduled_at is None else record.scheduled_at
+            queue.append(Due(record.period_key, record.period_start, at))
+            queue.sort(key=lambda d: d.at)
+            state.queue = queue
+            if record.job_id not in self._blocked:
+                self._waiting[record.job_id] = None
 
     @property
     def busy(self) -> bool:
@@ -162,12 +202,14 @@ class Provider:
     def due(self) -> list[tuple[str, str, str]]:
         """What `tick` would run now, without recording anything: (job, period, why)."""
         if not self._loaded:
-            self.load()
+            self.load(record=False)
+            self._loaded = False  # a step after the dry run records first sight
         now = int(self.clock.now().timestamp())
         rows = [
             (r.job_id, r.period_key, f"re-run ({r.state})")
             for r in left_unfinished(self.ledger, self._jobs)
         ]
+        rows += [(s.job.id, d.key, "queued") for s in self._jobs.values() for d in s.queue or ()]
         return rows + self._due.preview(now)
 
     def next_wake(self) -> float:
@@ -179,6 +221,8 @@ class Provider:
         upcoming = self._due.next_at()
         if upcoming is not None and self._claiming and self._claim_due:
             limits.append(upcoming - self._lead - now)
+        if self._blocked and self._claiming:
+            limits.append(min(self._blocked.values()) - mono)
         if self._held:
             look = self._held.next_look(mono, self.config.max_parallel - self._held.occupied())
             if look is not None:
@@ -258,28 +302,62 @@ class Provider:
     # -- due computation -------------------------------------------------------------------
 
     def _collect_due(self, now: float) -> None:
-        for state, decided in self._due.pop_due(now, self._lead):
-            job_id, every = state.job.id, state.job.every
-            if decided.missed is not None:
-                first, last, count = decided.missed
-                gap = Gap(job_id, every.value, first.key, first.start, last.key, last.start, count)
-                self.ledger.record_gap(gap)
-                events.missed(gap)
-            runs, skip = split_overlap(state, decided.run)
-            if skip:
-                for due in runs:
-                    skipped = self._request(state, due)
-                    self.ledger.record_skipped(skipped)
-                    events.skipped(skipped)
-            elif runs:
+        decided = self._due.pop_due(now, self._lead)
+        if not decided:
+            return
+        steps = []
+        for state, due in decided:
+            job = state.job
+            gap = None
+            if due.missed is not None:
+                first, last, count = due.missed
+                every = job.every.value
+                gap = Gap(job.id, every, first.key, first.start, last.key, last.start, count)
+            runs = tuple(self._request(state, d) for d in due.run)
+            until = self._due.horizon_ms(state)
+            overlap = job.overlap or "buffer-one"
+            steps.append(Advance(job.id, state.schedule, state.since, until, runs, gap, overlap))
+        try:
+            results = self.ledger.advance(steps)
+        except BaseException:
+            for state, _ in decided:  # nothing of it is durable: decide again from the ledger's
+                self._due.rewind(state, state.since, now)
+            raise
+        for (state, _), step, result in zip(decided, steps, results, strict=True):
+            if not result.applied:  # another provider moved the horizon first
+                self._rewind(state, result.horizon, now)
+                continue
+            state.since = step.until
+            if step.gap is not None:
+                events.missed(step.gap)
+            for skipped in result.skipped:
+                events.skipped(skipped)
+            if result.queued:
                 if not may_claim(state):
-                    events.queued(self._request(state, runs[-1]))
-                state.queue = [*(state.queue or ()), *runs]
-                self._waiting[job_id] = None
+                    events.queued(result.queued[-1])
+                self._adopt_due(
+                    state,
+                    [Due(r.period_key, r.period_start, r.scheduled_at) for r in result.queued],
+                )
+
+    def _rewind(self, state: JobState, found: Horizon | None, now: float) -> None:
+        if found is None or found.schedule != state.schedule:  # its record went: see it again
+            found = Horizon(
+                state.schedule, first_sight(state.job, self.clock.now(), self.config.salt)
+            )
+            found = self.ledger.see({state.job.id: found})[state.job.id]
+        self._due.rewind(state, found.ms, now)
+
+    def _adopt_due(self, state: JobState, runs: list[Due]) -> None:
+        state.queue = [*(state.queue or ()), *runs]
+        if state.job.id not in self._blocked:
+            self._waiting[state.job.id] = None
 
     @staticmethod
     def _request(state: JobState, due: Due) -> ClaimRequest:
-        return ClaimRequest(state.job.id, state.job.every.value, due.key, due.start, due.at)
+        job = state.job
+        exclusive = job.overlap != "allow"
+        return ClaimRequest(job.id, job.every.value, due.key, due.start, due.at, exclusive)
 
     # -- claiming and taking over ----------------------------------------------------------
 
@@ -298,11 +376,14 @@ class Provider:
         self._immediately = []
 
     def _take_over(self) -> None:
-        for record in left_unfinished(self.ledger, self._jobs):
+        records = self.ledger.unfinished()
+        self._adopt(records)
+        for record in left_unfinished(self.ledger, self._jobs, records):
             state = self._jobs[record.job_id]
             if state.active is not None or self._held.get(record.run_id):
                 continue
-            claim = take_over(self.ledger, record, self.owner, self.config.lease)
+            exclusive = state.job.overlap != "allow"
+            claim = take_over(self.ledger, record, self.owner, self.config.lease, exclusive)
             if claim is not None:
                 events.taken_over(record, claim)
                 self._hold(state, claim)
@@ -319,6 +400,10 @@ class Provider:
                 room -= not run.staged
                 run.staged = False
                 launches.append(run)
+        for job_id, retry in list(self._blocked.items()):
+            if retry <= mono:
+                del self._blocked[job_id]
+                self._waiting[job_id] = None
         waiting = [self._jobs[j] for j in self._waiting]
         self._waiting.clear()
         ready = [s for s in waiting if s.queue and may_claim(s)]
@@ -343,7 +428,15 @@ class Provider:
             batch, ready = ready[:room], ready[room:]
             requests = [self._request(s, pop_queued(s)) for s in batch]
             results = self.ledger.claim(requests, self.owner, self.config.lease)
-            for state, result in zip(batch, results, strict=True):
+            for state, request, result in zip(batch, requests, results, strict=True):
+                if isinstance(result, RunRecord) and result.state in (
+                    State.PENDING,
+                    State.ABANDONED,
+                ):  # another provider runs the job: this run waits for it (SPEC.md 10.6.1)
+                    due = Due(request.period_key, request.period_start, request.scheduled_at)
+                    state.queue = [due, *(state.queue or ())]
+                    self._blocked[state.job.id] = mono + BLOCKED_RETRY
+                    continue
                 if isinstance(result, RunRecord):
                     emit(
                         logging.DEBUG,
@@ -362,7 +455,9 @@ class Provider:
                     launches.append(run)  # a runner that waits gets it now, to start at the slot
                 else:  # claimed ahead (lead): start at the slot
                     run.staged, run.start_after = True, mono + ahead
-            ready.extend(s for s in batch if s.queue and may_claim(s))
+            ready.extend(
+                s for s in batch if s.queue and may_claim(s) and s.job.id not in self._blocked
+            )
         return ready
 
     def _launch(self, run: HeldRun) -> float | None:

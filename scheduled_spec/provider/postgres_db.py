@@ -23,7 +23,7 @@ from psycopg import errors as pg_errors
 
 from scheduled_spec.provider.ledger import LedgerError, LedgerNotFoundError, LedgerUnavailableError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_SCHEMA = "scheduled"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 # Any 64-bit number: held only for the transaction that creates the schema, so that
@@ -59,6 +59,12 @@ _CREATE_RETRIED = (
 _SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS {s};
 CREATE TABLE IF NOT EXISTS {s}.meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE IF NOT EXISTS {s}.jobs (
+    job_id text PRIMARY KEY,
+    schedule text NOT NULL,
+    horizon_ms bigint NOT NULL,
+    seen_at double precision NOT NULL
+);
 CREATE TABLE IF NOT EXISTS {s}.runs (
     run_id text PRIMARY KEY,
     job_id text NOT NULL,
@@ -82,8 +88,8 @@ CREATE TABLE IF NOT EXISTS {s}.runs (
 CREATE UNIQUE INDEX IF NOT EXISTS runs_identity ON {s}.runs (job_id, period_key)
     WHERE kind <> 'manual';
 CREATE INDEX IF NOT EXISTS runs_latest ON {s}.runs (job_id, period_start);
-CREATE INDEX IF NOT EXISTS runs_unfinished ON {s}.runs (state)
-    WHERE state IN ('running', 'abandoned');
+CREATE INDEX IF NOT EXISTS runs_unfinished ON {s}.runs (job_id, state)
+    WHERE state IN ('pending', 'running', 'abandoned');
 CREATE INDEX IF NOT EXISTS runs_created ON {s}.runs (created_at);
 CREATE TABLE IF NOT EXISTS {s}.attempts (
     run_id text NOT NULL REFERENCES {s}.runs (run_id) ON DELETE CASCADE,
@@ -96,6 +102,15 @@ CREATE TABLE IF NOT EXISTS {s}.attempts (
     output text NOT NULL DEFAULT '',
     PRIMARY KEY (run_id, attempt, fence)
 )
+"""
+
+# Schema 1 to 2 (see sqlite_file.MIGRATE_1_HORIZONS): horizons from each job's newest row.
+_MIGRATE_1 = """
+DROP INDEX IF EXISTS {s}.runs_unfinished;
+INSERT INTO {s}.jobs (job_id, schedule, horizon_ms, seen_at)
+SELECT job_id, MAX(every) || '?', MAX(COALESCE(last_period_start, period_start)) * 1000,
+    MIN(created_at)
+FROM {s}.runs WHERE kind <> 'manual' GROUP BY job_id ON CONFLICT DO NOTHING
 """
 
 T = TypeVar("T")
@@ -166,7 +181,11 @@ class Database:
         lost = self._conn is None or self._conn.broken or self._conn.closed
         if lost:
             self.close()  # the next call reconnects
-        kind = LedgerUnavailableError if lost else LedgerError
+        # OperationalError is what may pass: a lost connection, a deadlock or serialization
+        # failure retried to the end, a lock or statement timeout, a server shutting down or
+        # out of connections or disk. The rest (a missing privilege, ...) needs a person.
+        transient = lost or isinstance(exc, psycopg.OperationalError)
+        kind = LedgerUnavailableError if transient else LedgerError
         return kind(f"{self.url}: {what}: {_summary(exc)}")
 
     def _begin(self) -> psycopg.Connection[tuple[Any, ...]]:
@@ -251,11 +270,27 @@ class Database:
                 f" understands ({SCHEMA_VERSION}); upgrade scheduled-spec"
             )
 
+    def _upgrade(self, cur: Cursor) -> None:
+        """Schema 1 to 2, once, whoever comes first (SPEC.md 10.13.3)."""
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_CREATE_LOCK,))
+        if (self._version(cur) or 0) >= SCHEMA_VERSION:
+            return
+        # The new tables first; then the horizons; then the indexes the migration dropped.
+        for script in (_SCHEMA, _MIGRATE_1, _SCHEMA):
+            for statement in script.format(s=self.s).split(";"):
+                cur.execute(statement)
+        cur.execute(
+            f"UPDATE {self.s}.meta SET value = %s WHERE key = 'schema_version'",  # noqa: S608
+            (str(SCHEMA_VERSION),),
+        )
+
     def prepare(self, create: bool) -> bool:
         """Check (and create when missing) the schema; True when this call created it."""
         version = self.read("cannot read the ledger's schema", self._version)
         if version is not None:
             self._check(version)
+            if version < SCHEMA_VERSION:
+                self.transaction("cannot upgrade the ledger's schema", self._upgrade)
             return False
         if not create:
             raise LedgerNotFoundError(

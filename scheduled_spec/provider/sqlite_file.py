@@ -18,9 +18,15 @@ from scheduled_spec.provider.ledger import LedgerError
 
 log = logging.getLogger("scheduled_spec.provider.ledger")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    schedule TEXT NOT NULL,
+    horizon_ms INTEGER NOT NULL,
+    seen_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
     job_id TEXT NOT NULL,
@@ -44,7 +50,8 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE UNIQUE INDEX IF NOT EXISTS runs_identity ON runs (job_id, period_key)
     WHERE kind != 'manual';
 CREATE INDEX IF NOT EXISTS runs_latest ON runs (job_id, period_start);
-CREATE INDEX IF NOT EXISTS runs_unfinished ON runs (state) WHERE state IN ('running', 'abandoned');
+CREATE INDEX IF NOT EXISTS runs_unfinished ON runs (job_id, state)
+    WHERE state IN ('pending', 'running', 'abandoned');
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
 CREATE TABLE IF NOT EXISTS attempts (
     run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
@@ -57,6 +64,16 @@ CREATE TABLE IF NOT EXISTS attempts (
     output TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run_id, attempt, fence)
 );
+"""
+
+
+# Schema 1 to 2: a job's horizon was its newest scheduled, missed or skipped row; whether that
+# row's start is a period's or a run's is not recorded, so the schedule is marked migrated
+# ("every?") and the provider that next loads the job decides (SPEC.md 10.13.3).
+MIGRATE_1_HORIZONS = """
+INSERT OR IGNORE INTO jobs (job_id, schedule, horizon_ms, seen_at)
+SELECT job_id, every || '?', MAX(COALESCE(last_period_start, period_start)) * 1000, MIN(created_at)
+FROM runs WHERE kind != 'manual' GROUP BY job_id
 """
 
 
@@ -157,9 +174,14 @@ def _prepare_once(db: sqlite3.Connection, path: Path, synchronous: str) -> None:
     for statement in filter(str.strip, SCHEMA.split(";")):
         db.execute(statement)
     row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    if row is None:
+    if row is None or int(row[0]) < SCHEMA_VERSION:
+        if row is not None:  # schema 1 kept no horizons: each job's newest row was it
+            db.execute("DROP INDEX IF EXISTS runs_unfinished")
+            db.execute(MIGRATE_1_HORIZONS)
+            for statement in filter(str.strip, SCHEMA.split(";")):
+                db.execute(statement)
         db.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
             (str(SCHEMA_VERSION),),
         )
     elif int(row[0]) > SCHEMA_VERSION:

@@ -3,11 +3,12 @@
 A running row is taken over when it was recorded abandoned, when its lease expired on the
 ledger's clock, or when its owner ran on this host and its process is gone. Only rows of
 jobs this provider knows are looked at: replicas may run other versions of the project.
+Pending rows are not taken over: they are queued and claimed like any run come due.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from scheduled_spec.provider.due import JobState
 from scheduled_spec.provider.ledger import Claim, ClaimRequest, Ledger, RunRecord, State
@@ -22,16 +23,24 @@ def takeable(record: RunRecord, lease_now: float) -> bool:
     return expired or record.owner_proven_dead()
 
 
-def left_unfinished(ledger: Ledger, jobs: Mapping[str, JobState]) -> Iterator[RunRecord]:
-    """Unfinished rows of known jobs that may be taken over now (`tick --dry-run` lists them)."""
+def left_unfinished(
+    ledger: Ledger, jobs: Mapping[str, JobState], records: Iterable[RunRecord] | None = None
+) -> Iterator[RunRecord]:
+    """Running or abandoned rows of known jobs that may be taken over now (`tick --dry-run`
+    lists them), among `records` (default: the ledger's unfinished rows)."""
     lease_now = ledger.now()  # not the provider's clock, which may be far off
-    for record in ledger.unfinished():
+    for record in ledger.unfinished() if records is None else records:
+        if record.state is State.PENDING:
+            continue
         if record.job_id in jobs and takeable(record, lease_now):
             yield record
 
 
-def take_over(ledger: Ledger, record: RunRecord, owner: Owner, lease: float) -> Claim | None:
-    """Claim a takeable run for `owner` (fence bumped); None when someone else was first."""
+def take_over(
+    ledger: Ledger, record: RunRecord, owner: Owner, lease: float, exclusive: bool = True
+) -> Claim | None:
+    """Claim a takeable run for `owner` (fence bumped); None when someone else was first,
+    or (`exclusive`) while another attempt of the job runs: an abandoned run waits for it."""
     if record.state is State.ABANDONED or not record.owner_proven_dead():
         request = ClaimRequest(
             record.job_id,
@@ -39,6 +48,7 @@ def take_over(ledger: Ledger, record: RunRecord, owner: Owner, lease: float) -> 
             record.period_key,
             record.period_start,
             record.scheduled_at or record.period_start,
+            exclusive,
         )
         (result,) = ledger.claim([request], owner, lease)
         return result if isinstance(result, Claim) else None

@@ -236,14 +236,10 @@ def test_a_job_whose_schedule_changes_keeps_its_rows_and_runs_the_new_one(tmp_pa
     q.step()
     until(lambda: not q.busy, q)
     assert project.ends("job") == ["2026-11-24", "2026-11-25T00:30:00Z"]
-    # The old row stays; the new schedule's run of the 24th, after the old run's second,
-    # is one missed run (catch-up applies to the new schedule from the newest row on).
+    # The old row stays; the job placed by a cron now starts afresh (SPEC.md 10.5.4): its
+    # first sight owes the current day, not the 24th's cron run, which is no gap.
     kinds = [(r["kind"], r["period_key"]) for r in project.rows("1 ORDER BY created_at")]
-    assert sorted(kinds) == [
-        ("missed", "2026-11-24T00:30:00Z"),
-        ("scheduled", "2026-11-24"),
-        ("scheduled", "2026-11-25T00:30:00Z"),
-    ]
+    assert sorted(kinds) == [("scheduled", "2026-11-24"), ("scheduled", "2026-11-25T00:30:00Z")]
 
 
 def test_dry_run_lists_extension_runs_and_records_nothing(

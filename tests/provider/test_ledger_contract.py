@@ -19,10 +19,13 @@ from pathlib import Path
 import pytest
 
 from scheduled_spec.provider.ledger import (
+    Advance,
+    Advanced,
     Attempt,
     Claim,
     ClaimRequest,
     Gap,
+    Horizon,
     Kind,
     Ledger,
     RunRecord,
@@ -111,10 +114,34 @@ def ledger(connect: OpenLedger) -> Ledger:
     return connect()
 
 
-def request(job: str = "nightly", day: int = 0, offset: int = 3_600) -> ClaimRequest:
+def request(
+    job: str = "nightly", day: int = 0, offset: int = 3_600, *, exclusive: bool = True
+) -> ClaimRequest:
     start = START + day * DAY
     key = f"2026-01-{day + 1:02d}"
-    return ClaimRequest(job, "day", key, start, start + offset)
+    return ClaimRequest(job, "day", key, start, start + offset, exclusive)
+
+
+def advance(
+    ledger: Ledger,
+    days: range,
+    job: str = "nightly",
+    gap: Gap | None = None,
+    overlap: str = "buffer-one",
+    since: int | None = None,
+) -> Advanced:
+    """Record `days` come due for `job`, from the horizon `since` (a day; default: the day
+    before the first)."""
+    since = (START + (days.start - 1 if since is None else since) * DAY) * 1_000
+    until = (START + (days.stop - 1) * DAY) * 1_000
+    runs = tuple(request(job, day) for day in days)
+    (result,) = ledger.advance([Advance(job, "day", since, until, runs, gap, overlap)])
+    return result
+
+
+def seen(ledger: Ledger, job: str = "nightly", day: int = -1) -> None:
+    """First sight of `job`: the day before `day` + 1 is handled (day -1: none is)."""
+    ledger.see({job: Horizon("day", (START + day * DAY) * 1_000)})
 
 
 def owner(nonce: str) -> Owner:
@@ -152,8 +179,9 @@ def test_claims_from_two_connections_insert_one_row(connect: OpenLedger) -> None
 
 
 def test_claim_batch_returns_one_result_per_request_in_order(ledger: Ledger) -> None:
-    ledger.claim([request(day=1)], owner("a"), LEASE)
-    results = ledger.claim([request(day=0), request(day=1), request(day=2)], owner("b"), LEASE)
+    ledger.claim([request("b", day=1)], owner("a"), LEASE)
+    requests = [request("a", day=0), request("b", day=1), request("c", day=2)]
+    results = ledger.claim(requests, owner("b"), LEASE)
     assert [type(r).__name__ for r in results] == ["Claim", "RunRecord", "Claim"]
 
 
@@ -223,21 +251,39 @@ def test_record_attempt_counts_attempts_under_the_fence(ledger: Ledger) -> None:
     assert entries[0].run.attempt == 2
 
 
-def test_latest_is_the_newest_period_of_any_non_manual_row(ledger: Ledger) -> None:
-    assert ledger.latest() == {}
-    ledger.claim([request(day=1)], owner("a"), LEASE)
-    ledger.record_gap(
-        Gap("nightly", "day", "2026-01-03", START + 2 * DAY, "2026-01-05", START + 4 * DAY, 3)
-    )
-    ledger.record_skipped(request("other", day=7))
-    ledger.claim_manual(request(day=20), owner("a"), LEASE)
-    latest = ledger.latest()
-    assert latest["nightly"].period_start == START + 4 * DAY
-    assert latest["nightly"].every == "day"
-    assert latest["other"].period_start == START + 7 * DAY
+def test_first_sight_is_recorded_once_and_a_new_schedule_starts_afresh(
+    connect: OpenLedger,
+) -> None:
+    """SPEC.md 10.5.4: first sight is durable; whoever records it first sets the horizon."""
+    one, two = connect(), connect()
+    assert one.horizons() == {}
+    assert one.see({"nightly": Horizon("day", 5_000)}) == {"nightly": Horizon("day", 5_000)}
+    assert two.see({"nightly": Horizon("day", 9_000)}) == {"nightly": Horizon("day", 5_000)}
+    moved = two.see({"nightly": Horizon("day+runs", 7_000), "other": Horizon("hour", 1)})
+    assert moved == {"nightly": Horizon("day+runs", 7_000), "other": Horizon("hour", 1)}
+    assert one.horizons() == moved
+
+
+def test_advance_moves_a_horizon_only_from_where_it_is(connect: OpenLedger) -> None:
+    """SPEC.md 10.5.1: of two providers deciding the same periods, the first decides."""
+    one, two = connect(), connect()
+    seen(one)
+    gap = Gap("nightly", "day", "2026-01-01", START, "2026-01-02", START + DAY, 2)
+    assert advance(one, range(2, 3), gap=gap, since=-1).applied
+    late = advance(two, range(3))  # planned from the horizon before the first advance
+    assert not late.applied
+    assert late.horizon == Horizon("day", (START + 2 * DAY) * 1_000)
+    assert [(e.run.kind, e.run.state) for e in two.history()] == [
+        (Kind.SCHEDULED, State.PENDING),
+        (Kind.MISSED, State.MISSED),
+    ]
+    assert two.horizons()["nightly"] == late.horizon
+    (unseen,) = two.advance([Advance("unseen", "day", 0, 1_000)])
+    assert unseen == Advanced(False)
 
 
 def test_a_gap_is_one_row_however_long(ledger: Ledger) -> None:
+    ledger.see({"every-minute": Horizon("minute", START * 1_000)})
     gap = Gap(
         "every-minute",
         "minute",
@@ -247,12 +293,88 @@ def test_a_gap_is_one_row_however_long(ledger: Ledger) -> None:
         START + 315_532_800,
         5_258_880,
     )
-    ledger.record_gap(gap)
-    ledger.record_gap(gap)
+    step = Advance("every-minute", "minute", START * 1_000, (START + 315_532_800) * 1_000, gap=gap)
+    assert ledger.advance([step, step]) == [
+        Advanced(True),
+        Advanced(False, horizon=Horizon("minute", step.until)),
+    ]
     (entry,) = ledger.history()
     assert entry.run.kind is Kind.MISSED
     assert entry.run.missed_count == 5_258_880
     assert entry.run.last_period_key == "2036-01-01T00:00"
+
+
+def test_runs_come_due_as_pending_rows_any_provider_claims(connect: OpenLedger) -> None:
+    """SPEC.md 10.5.2: a run come due is owed in the ledger, not in one provider's memory."""
+    one, two = connect(), connect()
+    seen(one)
+    assert advance(one, range(1)).queued == (request(day=0),)
+    (row,) = two.unfinished()
+    assert (row.state, row.owner, row.fence) == (State.PENDING, None, 0)
+    claim = claim_of(two.claim([request(day=0)], owner("b"), LEASE)[0])
+    assert (claim.fence, claim.attempt) == (1, 0)
+    assert isinstance(one.claim([request(day=0)], owner("a"), LEASE)[0], RunRecord)
+
+
+def test_one_attempt_of_a_job_runs_at_a_time_across_providers(connect: OpenLedger) -> None:
+    """SPEC.md 10.6.1: a run waits while another attempt of its job runs, on any provider."""
+    one, two = connect(), connect()
+    seen(one)
+    advance(one, range(2))
+    first = claim_of(one.claim([request(day=0)], owner("a"), LEASE)[0])
+    (waiting,) = two.claim([request(day=1)], owner("b"), LEASE)
+    assert isinstance(waiting, RunRecord)
+    assert waiting.state is State.PENDING
+    assert one.finish(first, ok())
+    claim_of(two.claim([request(day=1)], owner("b"), LEASE)[0])
+    # `overlap = "allow"` asks for no such wait; an unrecorded run is written pending.
+    allowed = claim_of(one.claim([request(day=2, exclusive=False)], owner("a"), LEASE)[0])
+    (unrecorded,) = one.claim([request(day=3)], owner("a"), LEASE)
+    assert isinstance(unrecorded, RunRecord)
+    assert unrecorded.state is State.PENDING
+    assert allowed.fence == 1
+
+
+def test_an_abandoned_run_waits_while_its_job_runs_elsewhere(
+    ledger: Ledger, elapse: Elapse
+) -> None:
+    seen(ledger)
+    advance(ledger, range(2))
+    first = claim_of(ledger.claim([request(day=0)], owner("a"), LEASE)[0])
+    assert ledger.finish(first, ok(outcome=State.ABANDONED, error="stopped at shutdown"))
+    second = claim_of(ledger.claim([request(day=1)], owner("b"), LEASE)[0])
+    (waits,) = ledger.claim([request(day=0)], owner("c"), LEASE)
+    assert isinstance(waits, RunRecord)
+    assert waits.state is State.ABANDONED
+    elapse(LEASE + 1)  # the running attempt's lease expired: that row itself may be taken
+    (taken,) = ledger.claim([request(day=1)], owner("c"), LEASE)
+    assert claim_of(taken).fence == second.fence + 1
+
+
+@pytest.mark.parametrize(
+    ("overlap", "expected"),
+    [
+        ("buffer-one", ["pending", "pending", "skipped"]),
+        ("skip", ["pending", "skipped", "skipped"]),
+        ("allow", ["pending", "pending", "pending"]),
+    ],
+)
+def test_the_overlap_policy_is_decided_on_the_ledger(
+    connect: OpenLedger, overlap: str, expected: list[str]
+) -> None:
+    """SPEC.md 10.6.1: what comes due while a run runs is decided on every provider's runs."""
+    one, two = connect(), connect()
+    seen(one)
+    advance(one, range(1), overlap=overlap)
+    claim_of(one.claim([request(day=0, exclusive=overlap != "allow")], owner("a"), LEASE)[0])
+    advance(two, range(1, 2), overlap=overlap)
+    result = advance(one, range(2, 3), overlap=overlap)
+    states = {e.run.period_key: str(e.run.state) for e in two.history()}
+    assert [states[f"2026-01-0{d}"] for d in (1, 2, 3)] == ["running", *expected[1:]]
+    assert bool(result.skipped) == (expected[2] == "skipped")
+    # A catch-up batch is queued whole under buffer-one.
+    if overlap == "buffer-one":
+        assert advance(one, range(3, 5)).queued == (request(day=3), request(day=4))
 
 
 def test_manual_runs_have_their_own_identity(ledger: Ledger) -> None:
@@ -274,15 +396,18 @@ def test_history_is_newest_first_filtered_and_limited(ledger: Ledger, elapse: El
     assert {e.run.job_id for e in ledger.history(job_id="other")} == {"other"}
 
 
-def test_prune_keeps_unfinished_rows_and_each_jobs_newest(ledger: Ledger, elapse: Elapse) -> None:
-    for day in range(3):
+def test_prune_keeps_unfinished_rows_and_horizons(ledger: Ledger, elapse: Elapse) -> None:
+    seen(ledger)
+    advance(ledger, range(4))
+    for day in range(2):
         claim = claim_of(ledger.claim([request(day=day)], owner("a"), LEASE)[0])
         ledger.finish(claim, ok())
-    ledger.claim([request("running", day=0)], owner("a"), LEASE)
+    ledger.claim([request(day=2)], owner("a"), LEASE)
     elapse(100 * DAY)
-    assert ledger.prune(90, {"nightly", "running"}) == 2
-    assert sorted(e.run.period_key for e in ledger.history()) == ["2026-01-01", "2026-01-03"]
-    assert ledger.latest()["nightly"].period_start == START + 2 * DAY
+    assert ledger.prune(90, {"nightly"}) == 2
+    states = sorted((e.run.period_key, str(e.run.state)) for e in ledger.history())
+    assert states == [("2026-01-03", "running"), ("2026-01-04", "pending")]
+    assert ledger.horizons()["nightly"].ms == (START + 3 * DAY) * 1_000
 
 
 def test_prune_keeps_at_most_the_newest_rows_per_job(ledger: Ledger, elapse: Elapse) -> None:
@@ -292,10 +417,9 @@ def test_prune_keeps_at_most_the_newest_rows_per_job(ledger: Ledger, elapse: Ela
             claim = claim_of(ledger.claim([request(job, day=day)], owner("a"), LEASE)[0])
             ledger.finish(claim, ok())
         elapse(60)
-    assert ledger.prune(90, {"nightly"}, keep=2) == 3  # the horizon row and the 2 newest stay
+    assert ledger.prune(90, {"nightly"}, keep=2) == 4
     keys = [e.run.period_key for e in ledger.history(job_id="nightly")]
-    assert keys == ["2026-01-06", "2026-01-05", "2026-01-04"]
-    assert ledger.latest()["nightly"].period_start == START + 5 * DAY
+    assert keys == ["2026-01-06", "2026-01-05"]
     assert len(ledger.history(job_id="other")) == 6
     assert ledger.prune(90, {"nightly", "other"}) == 0  # nothing old, no cap
 
@@ -306,7 +430,7 @@ def test_prune_never_touches_rows_of_jobs_it_was_not_given(ledger: Ledger, elaps
             claim = claim_of(ledger.claim([request(job, day=day)], owner("a"), LEASE)[0])
             ledger.finish(claim, ok())
     elapse(100 * DAY)
-    assert ledger.prune(90, {"known"}) == 2
+    assert ledger.prune(90, {"known"}) == 3
     assert len(ledger.history(job_id="unknown")) == 3
     assert ledger.prune(90, set()) == 0
 

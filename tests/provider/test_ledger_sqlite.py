@@ -52,7 +52,7 @@ def test_corrupt_file_is_moved_aside_and_a_fresh_ledger_starts(
     path.write_bytes(b"this is not a database" * 100)
     with caplog.at_level(logging.ERROR):
         ledger = SQLiteLedger(path, clock=FakeClock())
-    assert ledger.latest() == {}
+    assert ledger.horizons() == {}
     ledger.close()
     (moved,) = tmp_path.glob("ledger.sqlite3.corrupt-*")
     assert moved.read_bytes().startswith(b"this is not a database")
@@ -78,7 +78,7 @@ def test_providers_started_together_on_a_fresh_ledger_all_open_it(tmp_path: Path
     code = (
         "import sys; from pathlib import Path; from scheduled_spec.clock import SystemClock;"
         " from scheduled_spec.provider.ledger_sqlite import SQLiteLedger;"
-        " SQLiteLedger(Path(sys.argv[1]), clock=SystemClock()).latest()"
+        " SQLiteLedger(Path(sys.argv[1]), clock=SystemClock()).horizons()"
     )
     for round_ in range(3):
         path = tmp_path / f"round-{round_}" / "ledger.sqlite3"
