@@ -5,7 +5,10 @@ Exceptions become exit codes here, in one place:
 
     0  success (valid; warnings allowed unless --strict)
     1  the project is invalid, or a job failed
-    2  usage error: bad arguments, a missing or unreadable file, an unknown job
+    2  usage error: bad arguments, a missing or unreadable file, an unknown job, a bad
+       ledger URL, a ledger newer than this version
+   75  the ledger cannot be used now (unreachable, connection lost, locked); the same
+       command may succeed later (EX_TEMPFAIL: a supervisor restarts it)
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,7 +14,34 @@ from scheduled_spec.errors import Issue, ProjectFileError
 from scheduled_spec.loader import resolve_path, validate
 from scheduled_spec.models import Project
 
+if TYPE_CHECKING:
+    from scheduled_spec.provider.ledger import LedgerError
+
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+# EX_TEMPFAIL of sysexits.h: the ledger cannot be used now and the same command may succeed
+# later, so a supervisor should start it again; exit 2 says the input will never work.
+EXIT_TEMPFAIL = 75
+
+
+class TemporaryFailure(click.ClickException):
+    """Exit 75 (EX_TEMPFAIL): the same command may succeed later."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
+def ledger_failure(exc: LedgerError) -> click.ClickException:
+    """How every command reports a ledger error: exit 75, with what to do, for one that may
+    pass (unreachable, connection lost, deadlocked, locked); exit 2 for the rest (an unknown
+    scheme, a malformed URL, a schema newer than this version)."""
+    # Imported on failure only: `validate` and `show` never load the provider.
+    from scheduled_spec.provider.ledger import LedgerUnavailableError  # noqa: PLC0415
+
+    if isinstance(exc, LedgerUnavailableError):
+        return TemporaryFailure(
+            f"{exc}; the ledger is unavailable for now: run the command again once it"
+            f" answers (exit {EXIT_TEMPFAIL})"
+        )
+    return click.UsageError(str(exc))
 
 
 def project_path(path: str) -> Path:

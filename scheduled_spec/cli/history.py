@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from scheduled_spec.cli.common import project_path
+from scheduled_spec.cli.common import ledger_failure, project_path
 from scheduled_spec.cli.provider_options import default_ledger_url, ledger_options, make_clock
 from scheduled_spec.provider.ledger import (
     HistoryEntry,
@@ -67,7 +67,8 @@ def history(
     """Show what ran: when, for which period, attempt, outcome, duration, error.
 
     Reads the ledger only (it creates no file or schema); the project need not be valid
-    (its directory locates the default ledger).
+    (its directory locates the default ledger). Exit 75 when the ledger cannot be read now
+    (unreachable, locked), 2 for a bad ledger URL.
 
     \b
     Examples:
@@ -85,7 +86,7 @@ def history(
     except LedgerNotFoundError:
         entries = []  # nothing ran yet; reading creates nothing
     except LedgerError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise ledger_failure(exc) from None
     rows = [entry_dict(e, show_output) for e in entries]
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))

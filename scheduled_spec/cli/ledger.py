@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from scheduled_spec.cli.common import EXIT_USAGE, project_path
+from scheduled_spec.cli.common import ledger_failure, project_path
 from scheduled_spec.cli.provider_options import default_ledger_url, ledger_options, make_clock
 from scheduled_spec.provider.ledger import LedgerError, LedgerNotFoundError, open_ledger
 
@@ -23,7 +23,8 @@ def init(path: str, ledger_url: str | None) -> None:
     For operators who create schemas ahead of deploys: a PostgreSQL ledger's tables go in
     the schema the URL names (``?schema=NAME``, default ``scheduled``), with its schema
     version recorded. Running it again changes nothing. Exit 0 when the ledger is ready,
-    2 when it cannot be reached or is newer than this version.
+    75 when it cannot be reached now (run it again later), 2 for a bad URL or a ledger
+    newer than this version.
 
     \\b
     Examples:
@@ -41,6 +42,5 @@ def init(path: str, ledger_url: str | None) -> None:
             opened, verb = existing, "already exists"
         opened.close()
     except LedgerError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(EXIT_USAGE) from None
+        raise ledger_failure(exc) from None
     click.echo(f"ledger {opened.url} {verb}")

@@ -18,6 +18,7 @@ import click
 
 from scheduled_spec.cli.common import (
     EXIT_INVALID,
+    ledger_failure,
     parse_instant,
     valid_project,
 )
@@ -207,7 +208,8 @@ def make_clock(now: str | None = None) -> Clock:
 
 
 def open_project_ledger(url: str | None, root: Path, clock: Clock, *, wait: bool = False) -> Ledger:
-    """Open `url` (or the project's default ledger); a bad URL is a usage error (exit 2).
+    """Open `url` (or the project's default ledger); a bad URL is a usage error (exit 2), an
+    unreachable ledger a temporary failure (exit 75).
 
     With `wait` (`scheduled run`), a server that cannot be reached yet is retried after
     0.5 s, doubling to 30 s, instead: replicas starting while their database restarts come
@@ -219,7 +221,7 @@ def open_project_ledger(url: str | None, root: Path, clock: Clock, *, wait: bool
             return open_ledger(url or default_ledger_url(root), clock=clock)
         except LedgerUnavailableError as exc:
             if not wait:
-                raise click.UsageError(str(exc)) from None
+                raise ledger_failure(exc) from None
             emit(
                 logging.WARNING,
                 "ledger-unreachable",
@@ -230,7 +232,7 @@ def open_project_ledger(url: str | None, root: Path, clock: Clock, *, wait: bool
             time.sleep(delay)
             delay = min(30.0, delay * 2)
         except LedgerError as exc:
-            raise click.UsageError(str(exc)) from None
+            raise ledger_failure(exc) from None
 
 
 class JsonFormatter(logging.Formatter):

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from scheduled_spec.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE
+from scheduled_spec.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, ledger_failure
 from scheduled_spec.cli.provider_options import (
     configure_logging,
     ledger_options,
@@ -15,7 +15,7 @@ from scheduled_spec.cli.provider_options import (
     open_project_ledger,
 )
 from scheduled_spec.provider.config import ProviderConfig
-from scheduled_spec.provider.ledger import State
+from scheduled_spec.provider.ledger import LedgerError, State
 from scheduled_spec.provider.manual import run_once as run_job_once
 from scheduled_spec.provider.runner import ChildRunner
 
@@ -46,7 +46,8 @@ def run_once(
 
     The run is recorded as manual: it does not count for its period, whose scheduled run
     still happens. Exit 0 when the job succeeded, 1 when it failed, 2 when nothing could
-    run (unknown job ID, invalid project, bad ledger URL).
+    run (unknown job ID, invalid project, bad ledger URL), 75 when the ledger cannot be
+    used now (unreachable, locked).
 
     \b
     Examples:
@@ -74,6 +75,8 @@ def run_once(
     except OSError as exc:
         click.echo(f"{job_id}: could not start the job: {exc}", err=True)
         raise SystemExit(EXIT_USAGE) from None
+    except LedgerError as exc:
+        raise ledger_failure(exc) from None
     finally:
         ledger.close()
     if outcome.state is not State.SUCCEEDED:

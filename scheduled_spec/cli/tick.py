@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from scheduled_spec.cli.common import EXIT_INVALID, EXIT_OK
+from scheduled_spec.cli.common import EXIT_INVALID, EXIT_OK, ledger_failure
 from scheduled_spec.cli.provider_options import (
     configure_logging,
     ledger_options,
@@ -16,7 +16,7 @@ from scheduled_spec.cli.provider_options import (
     provider_options,
     stop_on_signals,
 )
-from scheduled_spec.provider.ledger import State
+from scheduled_spec.provider.ledger import LedgerError, State
 
 
 @click.command()
@@ -37,7 +37,9 @@ def tick(
 
     Also runs catch-up (per --catch-up) and re-runs periods left unfinished by a provider
     that died or was stopped. Ticking twice runs nothing the second time. Exit 0 when
-    everything run succeeded (or nothing was due), 1 when any run failed or timed out.
+    everything run succeeded (or nothing was due), 1 when any run failed or timed out, 75
+    when the ledger could not be used (unreachable, connection lost, locked): the next
+    tick tries again.
 
     \b
     Examples:
@@ -55,6 +57,8 @@ def tick(
             raise SystemExit(EXIT_OK)
         with stop_on_signals(provider):
             outcomes = provider.tick()
+    except LedgerError as exc:
+        raise ledger_failure(exc) from None
     finally:
         ledger.close()
     failed = [o for o in outcomes if o.state is not State.SUCCEEDED]

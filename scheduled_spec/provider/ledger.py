@@ -34,7 +34,8 @@ class LedgerError(ScheduledError):
 
 
 class LedgerUnavailableError(LedgerError):
-    """The ledger's server cannot be reached now (refused, timed out, connection lost)."""
+    """The ledger cannot be used now but may be later: its server unreachable or the
+    connection lost, a deadlock retried to the end, a file locked past the busy timeout."""
 
 
 class LedgerNotFoundError(LedgerError):

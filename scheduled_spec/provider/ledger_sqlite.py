@@ -37,7 +37,7 @@ from scheduled_spec.provider.ledger import (
 )
 from scheduled_spec.provider.obligations import claimable, overlap_skips
 from scheduled_spec.provider.owner import Owner
-from scheduled_spec.provider.sqlite_file import open_database
+from scheduled_spec.provider.sqlite_file import begin_write, open_database
 
 _RUN_COLUMNS = (
     "run_id, job_id, kind, every, period_key, period_start, state, fence, attempt, owner,"
@@ -108,7 +108,7 @@ class SQLiteLedger:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
+        begin_write(db, self.path)
         try:
             yield db
         except BaseException:

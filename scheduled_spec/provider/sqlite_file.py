@@ -14,7 +14,7 @@ from datetime import timezone
 from pathlib import Path
 
 from scheduled_spec.clock import Clock
-from scheduled_spec.provider.ledger import LedgerError
+from scheduled_spec.provider.ledger import LedgerError, LedgerUnavailableError
 
 log = logging.getLogger("scheduled_spec.provider.ledger")
 
@@ -82,6 +82,26 @@ def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
     return "not a database" in text or "malformed" in text or "corrupt" in text
 
 
+def _is_locked(exc: sqlite3.Error) -> bool:
+    return "locked" in str(exc).lower()
+
+
+def begin_write(db: sqlite3.Connection, path: Path) -> None:
+    """``BEGIN IMMEDIATE``: wait up to the busy timeout for other writers.
+
+    A file still locked then raises LedgerUnavailableError: another process holds the write
+    lock far longer than a ledger write takes, and the same write may succeed later.
+    """
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if _is_locked(exc):
+            raise LedgerUnavailableError(
+                f"{path}: the ledger is still locked after the busy timeout: {exc}"
+            ) from exc
+        raise
+
+
 def connect(path: Path, busy_ms: int) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit) with a busy timeout."""
     # One thread at a time uses a ledger, but not always the one that opened it.
@@ -106,7 +126,8 @@ def open_database(path: Path, clock: Clock, busy_ms: int, synchronous: str) -> s
         problem = integrity_problem(db)
     except sqlite3.DatabaseError as exc:
         if not _is_corrupt(exc):
-            raise LedgerError(f"{path}: cannot open the ledger: {exc}") from exc
+            kind = LedgerUnavailableError if _is_locked(exc) else LedgerError
+            raise kind(f"{path}: cannot open the ledger: {exc}") from exc
         problem, db = str(exc), None
     if problem is None and db is not None:
         return prepare(db, path, synchronous, busy_ms)
@@ -159,7 +180,8 @@ def prepare(
                 delay = min(delay * 2, 0.5)
                 continue
             db.close()
-            raise LedgerError(f"{path}: cannot prepare the ledger: {exc}") from exc
+            kind = LedgerUnavailableError if _is_locked(exc) else LedgerError
+            raise kind(f"{path}: cannot prepare the ledger: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             db.close()
             raise LedgerError(f"{path}: cannot prepare the ledger: {exc}") from exc

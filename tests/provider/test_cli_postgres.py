@@ -12,10 +12,12 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tests.conftest import ROOT
 from tests.provider.helpers import make_project, rfc3339, scheduled, wait_for
 from tests.provider.postgres import ENV, SKIPPED, fresh_schema, rows, schema_of, server_url
+from tests.provider.replicas import Proxy
 
 T = 1_780_271_999  # 2026-05-31T23:59:59Z
 
@@ -29,13 +31,6 @@ def test_ledger_init_creates_the_schema_once(postgres_url: str) -> None:
     assert again.stdout.strip().endswith("already exists")
     assert schema_of(postgres_url) in again.stdout
     assert rows(postgres_url) == []
-
-
-def test_ledger_init_of_an_unreachable_server_is_exit_2() -> None:
-    result = scheduled("ledger", "init", "--ledger", "postgresql://x@127.0.0.1:1/x")
-    assert result.returncode == 2
-    assert "cannot connect to the ledger" in result.stderr
-    assert "Traceback" not in result.stderr
 
 
 def test_tick_and_history_work_against_postgres(tmp_path: Path, postgres_url: str) -> None:
@@ -173,3 +168,56 @@ def test_ledger_init_and_run_started_together_on_a_new_schema_all_succeed(
                         process.kill()
                         process.wait()
         assert [code for code, _ in codes] == [0] * len(commands), (round_, codes)
+
+
+_WAITS_FOR_RELEASE = """
+import time
+from pathlib import Path
+
+def job():
+    Path({started!r}).touch()
+    while not Path({release!r}).exists():
+        time.sleep(0.02)
+"""
+
+
+def test_a_connection_lost_during_tick_is_exit_75(tmp_path: Path, postgres_url: str) -> None:
+    """SPEC 10.15: the database going away while `tick` runs a job is exit 75 with one line
+    saying to try again, not a traceback (issue 11)."""
+    started, release = tmp_path / "started", tmp_path / "release"
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "jobs.py").write_text(
+        _WAITS_FOR_RELEASE.format(started=str(started), release=str(release))
+    )
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.scheduled.job]\nevery = "day"\nentrypoint = "app.jobs:job"\n'
+    )
+    server = urlsplit(server_url())
+    proxy = Proxy((server.hostname or "127.0.0.1", server.port or 5432))
+    parts = urlsplit(postgres_url)
+    user = f"{parts.username}@" if parts.username else ""
+    url = f"postgresql://{user}127.0.0.1:{proxy.port}{parts.path}?{parts.query}"
+    args = ("tick", str(tmp_path), "--ledger", url, "--now", rfc3339(T))
+    tick = subprocess.Popen(
+        [sys.executable, "-m", "scheduled_spec", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: started.exists() or tick.poll() is not None, what="the job to start")
+        proxy.cut()  # every connection closed, new ones refused
+        release.touch()
+        _, err = tick.communicate(timeout=120)
+    finally:
+        if tick.poll() is None:
+            tick.kill()
+            tick.wait()
+        proxy.close()
+    assert tick.returncode == 75, err
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("Error: ")]
+    assert f"127.0.0.1:{proxy.port}" in line
+    assert "run the command again once it answers (exit 75)" in line

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
+from tests.conftest import ROOT
 from tests.provider.helpers import make_project, rfc3339, scheduled, set_clock
 
 T = 1_780_271_999  # 2026-05-31T23:59:59Z
+UNREACHABLE = "postgresql://postgres@127.0.0.1:1/x?connect_timeout=1"
 
 
 def test_run_once_streams_output_and_does_not_count_for_the_period(tmp_path: Path) -> None:
@@ -55,13 +60,16 @@ def test_sys_exit_0_is_success_and_async_jobs_are_awaited(tmp_path: Path) -> Non
 def test_bad_inputs_are_usage_errors_without_tracebacks(tmp_path: Path) -> None:
     project = make_project(tmp_path, {"job": ("day", "ok")})
     root = str(project.root)
+    newer = tmp_path / "newer.sqlite3"
+    with sqlite3.connect(newer) as db:
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        db.execute("INSERT INTO meta VALUES ('schema_version', '99')")
+    db.close()
     cases = [
         (["tick", root, "--now", "yesterday"], "expected an RFC 3339 instant"),
         (["tick", root, "--now", "2026-05-31T10:00:00"], "has no time zone"),
-        (
-            ["tick", root, "--ledger", "postgresql://postgres@127.0.0.1:1/x?connect_timeout=1"],
-            "cannot connect to the ledger",
-        ),
+        (["tick", root, "--ledger", f"sqlite://{newer}"], "schema version 99 is newer"),
+        (["ledger", "init", root, "--ledger", f"sqlite://{newer}"], "schema version 99 is newer"),
         (["run", root, "--ledger", "redis://x"], "unknown ledger scheme 'redis'"),
         (["history", root, "--ledger", "sqlite://host/x"], "expected sqlite:///ABSOLUTE/PATH"),
         (["run", root, "--catch-up", "some"], "'some' is not one of"),
@@ -117,3 +125,62 @@ def test_output_is_kept_bounded_with_head_and_tail(tmp_path: Path) -> None:
     assert output.startswith("x")
     assert output.endswith("THE END")
     assert "bytes omitted" in output
+
+
+def test_an_unreachable_ledger_is_exit_75_never_a_usage_error(tmp_path: Path) -> None:
+    """SPEC 10.15: a ledger that cannot be used now is exit 75 (EX_TEMPFAIL), with one line
+    naming it and what to do. Issue 11: it was exit 2, which supervisors do not restart."""
+    project = make_project(tmp_path, {"job": ("day", "ok")})
+    root = str(project.root)
+    for args in (
+        ["tick", root],
+        ["history", root],
+        ["ledger", "init", root],
+        ["run-once", "job", root],
+    ):
+        result = scheduled(*args, "--ledger", UNREACHABLE)
+        assert result.returncode == 75, (args, result.stderr)
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("Error: postgresql://postgres@127.0.0.1:1/x"), (args, line)
+        assert "cannot connect to the ledger" in line, (args, line)
+        assert "run the command again once it answers (exit 75)" in line, (args, line)
+    assert project.ends("job") == []
+
+
+# The busy timeout shortened (it is 60 s): the test is about what happens after it.
+_SHORT_BUSY_TIMEOUT = """
+import sys
+from scheduled_spec.provider.ledger_sqlite import SQLiteLedger
+SQLiteLedger.__init__.__kwdefaults__["busy_timeout"] = 0.5
+from scheduled_spec.cli import main
+sys.argv = ["scheduled", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_ledger_file_locked_past_the_busy_timeout_is_exit_75(tmp_path: Path) -> None:
+    """SPEC 10.15: another process holding the SQLite write lock past the busy timeout is a
+    temporary failure (exit 75), not a usage error (issue 11: it was exit 2)."""
+    project = make_project(tmp_path, {"job": ("day", "ok")})
+    root = str(project.root)
+    assert scheduled("tick", root, "--now", rfc3339(T)).returncode == 0  # the file exists
+    holder = sqlite3.connect(project.ledger, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        for args in (["tick", root, "--now", rfc3339(T + 86_400)], ["history", root]):
+            result = subprocess.run(
+                [sys.executable, "-c", _SHORT_BUSY_TIMEOUT, *args],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert result.returncode == 75, (args, result.stderr)
+            (line,) = result.stderr.strip().splitlines()
+            assert line.startswith(f"Error: {project.ledger}: "), (args, line)
+            assert "database is locked" in line, (args, line)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert project.ends("job") == ["2026-05-31"]

@@ -17,12 +17,13 @@ from scheduled_spec.provider.ledger import (
     Claim,
     ClaimRequest,
     LedgerError,
+    LedgerUnavailableError,
     State,
     open_ledger,
     postgres_ledger,
 )
 from scheduled_spec.provider.owner import Owner
-from scheduled_spec.provider.postgres_db import parse_url
+from scheduled_spec.provider.postgres_db import Database, parse_url
 from tests.conftest import ROOT
 from tests.provider.fakes import FakeClock
 from tests.provider.postgres import execute, server_url
@@ -156,3 +157,22 @@ def test_a_terminated_backend_is_replaced_on_the_next_call(postgres_url: str) ->
     ((state, fence),) = [(e.run.state, e.run.fence) for e in ledger.history()]
     assert (state, fence) == (State.SUCCEEDED, 1)
     ledger.close()
+
+
+def test_a_deadlock_retried_to_the_end_is_unavailable(postgres_url: str) -> None:
+    """SPEC 10.15: a failure that may pass (here a deadlock, five times in a row) is
+    LedgerUnavailableError, which the CLI exits 75 for; issue 11: it was a plain LedgerError,
+    exit 2, which a supervisor need not restart."""
+    from psycopg import errors as pg_errors  # noqa: PLC0415 - the tests run without psycopg too
+
+    database = Database(postgres_url)
+    tries: list[int] = []
+
+    def deadlocked(cur: object) -> None:
+        tries.append(1)
+        raise pg_errors.DeadlockDetected("deadlock detected")
+
+    with pytest.raises(LedgerUnavailableError, match="cannot claim: deadlock detected"):
+        database.transaction("cannot claim", deadlocked)
+    assert len(tries) == 5
+    database.close()

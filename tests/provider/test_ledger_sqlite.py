@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduled_spec.provider.ledger import LedgerError, open_ledger
+from scheduled_spec.provider.ledger import LedgerError, LedgerUnavailableError, open_ledger
 from scheduled_spec.provider.ledger_sqlite import SQLiteLedger
 from tests.provider.fakes import FakeClock
 
@@ -90,3 +90,23 @@ def test_providers_started_together_on_a_fresh_ledger_all_open_it(tmp_path: Path
         ]
         errors = [p.communicate(timeout=120)[1] for p in starters]
         assert [p.returncode for p in starters] == [0] * 8, errors
+
+
+def test_a_file_locked_past_the_busy_timeout_is_unavailable(tmp_path: Path) -> None:
+    """SPEC 10.15: a write lock held by another process past the busy timeout may pass: it is
+    LedgerUnavailableError (the CLI's exit 75), at open and at any write, never a raw
+    sqlite3 error (issue 11)."""
+    path = tmp_path / "ledger.sqlite3"
+    ledger = SQLiteLedger(path, clock=FakeClock(), busy_timeout=0.2)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(LedgerUnavailableError, match="still locked after the busy timeout"):
+            ledger.prune(90, ["job"])
+        with pytest.raises(LedgerUnavailableError, match="database is locked"):
+            SQLiteLedger(path, clock=FakeClock(), busy_timeout=0.2)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert ledger.prune(90, ["job"]) == 0  # the lock gone, the same write succeeds
+    ledger.close()
