@@ -112,9 +112,10 @@ def test_json_logs_have_one_line_per_start_and_end(tmp_path: Path) -> None:
     project = make_project(tmp_path, {"job": ("day", "ok")})
     result = scheduled("tick", str(project.root), "--now", rfc3339(T), "--log-format", "json")
     events = [json.loads(line) for line in result.stderr.splitlines()]
-    assert [e["event"] for e in events] == ["start", "end"]
-    assert events[1]["outcome"] == "succeeded"
-    assert events[0]["period"] == "2026-05-31"
+    assert [e["event"] for e in events] == ["first-sight", "start", "end"]
+    assert events[0]["count"] == 1
+    assert events[2]["outcome"] == "succeeded"
+    assert events[1]["period"] == "2026-05-31"
 
 
 def test_output_is_kept_bounded_with_head_and_tail(tmp_path: Path) -> None:
