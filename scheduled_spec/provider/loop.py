@@ -21,17 +21,13 @@ from scheduled_spec.models import Project
 from scheduled_spec.provider import events
 from scheduled_spec.provider.clocks import wait
 from scheduled_spec.provider.config import Outcome, ProviderConfig, attempts_of, timeout_of
-from scheduled_spec.provider.due import Due, DueQueue, JobState, may_claim, pop_queued
+from scheduled_spec.provider.due import Due, JobState, may_claim, pop_queued
 from scheduled_spec.provider.events import emit, log
 from scheduled_spec.provider.held import HeldRun, HeldRuns
 from scheduled_spec.provider.leases import Leases
 from scheduled_spec.provider.ledger import (
-    Advance,
     Attempt,
     Claim,
-    ClaimRequest,
-    Gap,
-    Horizon,
     Kind,
     Ledger,
     LedgerError,
@@ -40,7 +36,7 @@ from scheduled_spec.provider.ledger import (
 )
 from scheduled_spec.provider.manual import manual_request
 from scheduled_spec.provider.memory import release_free_memory
-from scheduled_spec.provider.obligations import MIGRATED, first_sight
+from scheduled_spec.provider.owed import Owed
 from scheduled_spec.provider.owner import Owner
 from scheduled_spec.provider.runner import RunContext, Runner, RunSpec
 from scheduled_spec.provider.takeover import left_unfinished, take_over
@@ -48,7 +44,6 @@ from scheduled_spec.schedule import instant_key
 
 FAILPOINT = "SCHEDULED_FAILPOINT"
 JUMP_TOLERANCE = 5.0
-BLOCKED_RETRY = 1.0  # seconds before claiming again a run whose job runs on another provider
 
 
 def _utc(seconds: float) -> str:
@@ -79,8 +74,8 @@ class Provider:
         self.owner = Owner.current()
         self._mono = monotonic
         cfg = self.config
-        self._due = DueQueue(project.jobs, salt=cfg.salt, policy=cfg.catch_up, cap=cfg.catch_up_cap)
-        self._jobs = self._due.states
+        self._owed = Owed(project.jobs, ledger, clock, cfg.salt, cfg.catch_up, cfg.catch_up_cap)
+        self._due, self._jobs = self._owed.due, self._owed.jobs
         self._wake = threading.Event()
         self._held = HeldRuns(self._wake.set)  # the runs this provider holds
         self._leases = Leases(ledger, self.config, self._held, monotonic, self._lost, self._drop)
@@ -97,9 +92,7 @@ class Provider:
         shortest = min((j.interval for j in project.jobs if j.interval is not None), default=None)
         self._lead_cap = float("inf") if shortest is None else shortest / 2
         self._immediately: list[JobState] = []  # `run` fills it: jobs to run once at start
-        self._waiting: dict[str, None] = {}  # jobs with queued periods, in arrival order
-        # Jobs whose queued run waits for an attempt another provider runs: monotonic retry.
-        self._blocked: dict[str, float] = {}
+        self._waiting = self._owed.waiting  # jobs with queued runs, in arrival order
         self.outcomes: list[Outcome] = []
         # The project was just parsed: return the parser's freed memory before running for
         # days (SPEC.md 10.16).
@@ -110,48 +103,8 @@ class Provider:
     def load(self, *, record: bool = True) -> None:
         """Read each job's horizon from the ledger, recording first sight of new jobs
         (`record` False: in memory only, for a dry run); queue the runs the ledger owes."""
-        now = self.clock.now()
-        horizons = self.ledger.horizons()
-        first = {}
-        for job_id, state in self._jobs.items():
-            found = horizons.get(job_id)
-            if found is not None and found.schedule == state.schedule:
-                continue
-            if found is not None and found.schedule == state.job.every.value + MIGRATED:
-                # From a schema 1 ledger: its newest row's whole second, for runs placed by
-                # an extension schedule, or its period.
-                first[job_id] = Horizon(state.schedule, found.ms + 999 * state.extended)
-            else:
-                first[job_id] = Horizon(
-                    state.schedule, first_sight(state.job, now, self.config.salt)
-                )
-        if first:
-            horizons.update(self.ledger.see(first) if record else first)
-            emit(
-                logging.INFO,
-                "first-sight",
-                f"first sight of {len(first)} job(s) recorded: each owes its current period on",
-                count=len(first),
-            )
-        self._due.load(horizons, int(now.timestamp()))
-        self._adopt(self.ledger.unfinished())
+        self._owed.load(record=record)
         self._loaded = True
-
-    def _adopt(self, records: list[RunRecord]) -> None:
-        """Queue the pending runs of known jobs (left by any provider) not queued yet."""
-        for record in records:
-            state = self._jobs.get(record.job_id)
-            if record.state is not State.PENDING or state is None:
-                continue
-            queue = state.queue or []
-            if any(d.key == record.period_key for d in queue):
-                continue
-            at = record.period_start if record.scheduled_at is None else record.scheduled_at
-            queue.append(Due(record.period_key, record.period_start, at))
-            queue.sort(key=lambda d: d.at)
-            state.queue = queue
-            if record.job_id not in self._blocked:
-                self._waiting[record.job_id] = None
 
     @property
     def busy(self) -> bool:
@@ -221,8 +174,8 @@ class Provider:
         upcoming = self._due.next_at()
         if upcoming is not None and self._claiming and self._claim_due:
             limits.append(upcoming - self._lead - now)
-        if self._blocked and self._claiming:
-            limits.append(min(self._blocked.values()) - mono)
+        if self._owed.blocked and self._claiming:
+            limits.append(min(self._owed.blocked.values()) - mono)
         if self._held:
             look = self._held.next_look(mono, self.config.max_parallel - self._held.occupied())
             if look is not None:
@@ -267,7 +220,7 @@ class Provider:
             self._take_over()
             self._next_scan = mono + min(self.config.lease / 3, self.config.wake)
         if self._claim_due:
-            self._collect_due(now)
+            self._owed.collect(now, self._lead)
         if self._immediately:
             self._claim_immediately(int(now))
         self._start(mono)
@@ -301,64 +254,6 @@ class Provider:
 
     # -- due computation -------------------------------------------------------------------
 
-    def _collect_due(self, now: float) -> None:
-        decided = self._due.pop_due(now, self._lead)
-        if not decided:
-            return
-        steps = []
-        for state, due in decided:
-            job = state.job
-            gap = None
-            if due.missed is not None:
-                first, last, count = due.missed
-                every = job.every.value
-                gap = Gap(job.id, every, first.key, first.start, last.key, last.start, count)
-            runs = tuple(self._request(state, d) for d in due.run)
-            until = self._due.horizon_ms(state)
-            overlap = job.overlap or "buffer-one"
-            steps.append(Advance(job.id, state.schedule, state.since, until, runs, gap, overlap))
-        try:
-            results = self.ledger.advance(steps)
-        except BaseException:
-            for state, _ in decided:  # nothing of it is durable: decide again from the ledger's
-                self._due.rewind(state, state.since, now)
-            raise
-        for (state, _), step, result in zip(decided, steps, results, strict=True):
-            if not result.applied:  # another provider moved the horizon first
-                self._rewind(state, result.horizon, now)
-                continue
-            state.since = step.until
-            if step.gap is not None:
-                events.missed(step.gap)
-            for skipped in result.skipped:
-                events.skipped(skipped)
-            if result.queued:
-                if not may_claim(state):
-                    events.queued(result.queued[-1])
-                self._adopt_due(
-                    state,
-                    [Due(r.period_key, r.period_start, r.scheduled_at) for r in result.queued],
-                )
-
-    def _rewind(self, state: JobState, found: Horizon | None, now: float) -> None:
-        if found is None or found.schedule != state.schedule:  # its record went: see it again
-            found = Horizon(
-                state.schedule, first_sight(state.job, self.clock.now(), self.config.salt)
-            )
-            found = self.ledger.see({state.job.id: found})[state.job.id]
-        self._due.rewind(state, found.ms, now)
-
-    def _adopt_due(self, state: JobState, runs: list[Due]) -> None:
-        state.queue = [*(state.queue or ()), *runs]
-        if state.job.id not in self._blocked:
-            self._waiting[state.job.id] = None
-
-    @staticmethod
-    def _request(state: JobState, due: Due) -> ClaimRequest:
-        job = state.job
-        exclusive = job.overlap != "allow"
-        return ClaimRequest(job.id, job.every.value, due.key, due.start, due.at, exclusive)
-
     # -- claiming and taking over ----------------------------------------------------------
 
     def _claim_immediately(self, now: int) -> None:
@@ -377,7 +272,7 @@ class Provider:
 
     def _take_over(self) -> None:
         records = self.ledger.unfinished()
-        self._adopt(records)
+        self._owed.adopt(records)
         for record in left_unfinished(self.ledger, self._jobs, records):
             state = self._jobs[record.job_id]
             if state.active is not None or self._held.get(record.run_id):
@@ -400,17 +295,7 @@ class Provider:
                 room -= not run.staged
                 run.staged = False
                 launches.append(run)
-        for job_id, retry in list(self._blocked.items()):
-            if retry <= mono:
-                del self._blocked[job_id]
-                self._waiting[job_id] = None
-        waiting = [self._jobs[j] for j in self._waiting]
-        self._waiting.clear()
-        ready = [s for s in waiting if s.queue and may_claim(s)]
-        for state in waiting:
-            if state.queue and not may_claim(state):
-                self._waiting[state.job.id] = None  # waits for its running period to end
-        ready = self._claim(ready, room, mono, launches)
+        ready = self._claim(self._owed.ready(mono), room, mono, launches)
         for state in ready:
             self._waiting[state.job.id] = None
         # Launch everything first and log afterwards: a log line must not delay a start.
@@ -426,16 +311,14 @@ class Provider:
         wall, mono = self.clock.now().timestamp(), self._mono()  # read together
         while room > 0 and ready:
             batch, ready = ready[:room], ready[room:]
-            requests = [self._request(s, pop_queued(s)) for s in batch]
+            requests = [Owed.request(s, pop_queued(s)) for s in batch]
             results = self.ledger.claim(requests, self.owner, self.config.lease)
             for state, request, result in zip(batch, requests, results, strict=True):
                 if isinstance(result, RunRecord) and result.state in (
                     State.PENDING,
                     State.ABANDONED,
                 ):  # another provider runs the job: this run waits for it (SPEC.md 10.6.1)
-                    due = Due(request.period_key, request.period_start, request.scheduled_at)
-                    state.queue = [due, *(state.queue or ())]
-                    self._blocked[state.job.id] = mono + BLOCKED_RETRY
+                    self._owed.block(state, request, mono)
                     continue
                 if isinstance(result, RunRecord):
                     emit(
@@ -456,7 +339,7 @@ class Provider:
                 else:  # claimed ahead (lead): start at the slot
                     run.staged, run.start_after = True, mono + ahead
             ready.extend(
-                s for s in batch if s.queue and may_claim(s) and s.job.id not in self._blocked
+                s for s in batch if s.queue and may_claim(s) and s.job.id not in self._owed.blocked
             )
         return ready
 
