@@ -35,3 +35,14 @@ def test_worked_examples_hold() -> None:
     run = next_run(week, datetime(2026, 12, 31, tzinfo=timezone.utc))
     assert (run.period, run.at.isoformat()) == ("2027-W01", "2027-01-04T08:15:12+00:00")
     assert "`2027-01-04T08:15:12Z`, period\n  `2027-W01`" in SPEC
+
+
+def test_every_test_the_spec_names_exists() -> None:
+    """A MUST names the tests that check it (SPEC.md part 10): each name must be real."""
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("*.py"))
+    defined = set(re.findall(r"^\s*(?:async )?def (test_\w+)", sources, re.MULTILINE))
+    files = {p.name for p in (ROOT / "tests").rglob("test_*.py")}
+    named = set(re.findall(r"`(test_\w+?)(?:\.py)?`", SPEC))
+    missing = sorted(n for n in named if n not in defined and f"{n}.py" not in files)
+    assert named, "SPEC.md names no test"
+    assert missing == []
