@@ -120,7 +120,8 @@ class Claim:
 
     @classmethod
     def of(cls, run: RunRecord, fence: int | None = None) -> Claim:
-        """The claim of an existing row: with `fence`, the one a take-over just bumped to."""
+        """The claim of an existing row: with `fence`, the one a claim just bumped to (a
+        take-over, unless the row was pending)."""
         return cls(
             run.run_id,
             run.job_id,
@@ -130,7 +131,7 @@ class Claim:
             run.scheduled_at or run.period_start,
             run.fence if fence is None else fence,
             run.attempt,
-            taken_over=fence is not None,
+            taken_over=fence is not None and run.state is not State.PENDING,
         )
 
 

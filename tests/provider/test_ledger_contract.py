@@ -312,7 +312,7 @@ def test_runs_come_due_as_pending_rows_any_provider_claims(connect: OpenLedger) 
     (row,) = two.unfinished()
     assert (row.state, row.owner, row.fence) == (State.PENDING, None, 0)
     claim = claim_of(two.claim([request(day=0)], owner("b"), LEASE)[0])
-    assert (claim.fence, claim.attempt) == (1, 0)
+    assert (claim.fence, claim.attempt, claim.taken_over) == (1, 0, False)
     assert isinstance(one.claim([request(day=0)], owner("a"), LEASE)[0], RunRecord)
 
 
