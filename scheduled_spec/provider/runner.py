@@ -6,6 +6,12 @@ the provider down; one thread per child watches it, reads its output (bounded: h
 tail) and enforces the timeout (SIGTERM to the group, SIGKILL after a grace period). A
 child also fences itself (SPEC.md 10.4.5): it kills its process group when its provider
 dies, or stops renewing the run's lease (a paused or partitioned provider).
+
+No orphans (SPEC.md 10.8.5): the child ends what its job started before it exits (see
+scheduled_spec.provider.child); when the runner must SIGKILL, it kills the child's whole
+tree of descendants besides its process group, and when the child exits it SIGKILLs what is
+left of its group. Call `ChildRunner.start` from a thread that outlives the attempt: on
+Linux a child gets SIGTERM when the thread that started it ends (PR_SET_PDEATHSIG).
 `InlineRunner` (scheduled_spec.provider.inline) calls jobs in threads of this process.
 """
 
@@ -31,6 +37,7 @@ from scheduled_spec.provider.ledger import Attempt, State
 
 OUTPUT_LIMIT = 64 * 1024
 CHILD_SCRIPT = str(Path(child.__file__).resolve())
+FAILPOINT = "SCHEDULED_FAILPOINT"  # as in scheduled_spec.provider.loop: tests crash on purpose
 Sink = Callable[[str, bytes], None]
 
 
@@ -167,10 +174,10 @@ class _ChildHandle:
         self._wake_r, self._wake_w = os.pipe()
         # The child reads its lease renewals from fence_r; the provider alone holds fence_w, so
         # the child sees end-of-file the moment the provider dies, however it dies.
-        fence_r, self._fence_w = os.pipe() if spec.fence_after > 0 else (-1, -1)
-        if self._fence_w >= 0:
-            os.set_blocking(self._fence_w, False)
-        fence_args = [str(fence_r), repr(spec.fence_after)] if fence_r >= 0 else []
+        # Every child gets the pipe: its end of file is how a child learns of its provider's
+        # death where no PR_SET_PDEATHSIG reaches it (a job that handles SIGTERM itself).
+        fence_r, self._fence_w = os.pipe()
+        os.set_blocking(self._fence_w, False)
         root = str(spec.root) if spec.root is not None else ""
         try:
             self._proc = subprocess.Popen(
@@ -180,7 +187,10 @@ class _ChildHandle:
                     str(spec.entrypoint),
                     root,
                     str(error_w),
-                    *fence_args,
+                    str(os.getpid()),
+                    str(fence_r),
+                    repr(max(0.0, spec.fence_after)),
+                    repr(spec.kill_grace),
                 ],
                 cwd=root or None,
                 env={**os.environ, **spec.context.env()},
@@ -188,16 +198,16 @@ class _ChildHandle:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
-                pass_fds=(error_w,) if fence_r < 0 else (error_w, fence_r),
+                pass_fds=(error_w, fence_r),
             )
         except OSError:
             for fd in (error_r, error_w, self._wake_r, self._wake_w, fence_r, self._fence_w):
-                if fd >= 0:
-                    os.close(fd)
+                os.close(fd)
             raise
+        if os.environ.get(FAILPOINT) == "after-child-start":
+            os.kill(os.getpid(), signal.SIGKILL)  # the provider dies as its child starts
         os.close(error_w)
-        if fence_r >= 0:
-            os.close(fence_r)
+        os.close(fence_r)
         self._error_r = error_r
         self._error = b""
         self._pidfd: int | None = (
@@ -221,7 +231,7 @@ class _ChildHandle:
 
     def renew(self, seconds: float) -> None:
         with self._lock:
-            if self._fence_w < 0 or self._result is not None:
+            if self._fence_w < 0 or self._result is not None or self.spec.fence_after <= 0:
                 return
             # The child is gone or its pipe is full (it is paused too): nothing to tell.
             with contextlib.suppress(OSError):
@@ -230,6 +240,25 @@ class _ChildHandle:
     def _signal(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._proc.pid, sig)
+
+    def _kill(self) -> None:
+        """SIGKILL the child, every process below it, and its process group.
+
+        Called only while the child is not reaped: its ID (its group's ID) is still ours.
+        The child being a subreaper, the processes below it are all its descendants.
+        """
+        child.kill_tree(self._proc.pid, with_root=True)
+        self._signal(signal.SIGKILL)
+
+    def _exited(self) -> bool:
+        """Whether the child exited, leaving it unreaped (its ID stays ours) where possible."""
+        if not hasattr(os, "waitid") or not hasattr(os, "WNOWAIT"):
+            return self._proc.poll() is not None
+        try:
+            flags = os.WEXITED | os.WNOHANG | os.WNOWAIT
+            return os.waitid(os.P_PID, self._proc.pid, flags) is not None
+        except ChildProcessError:
+            return True
 
     def _enforce(self, now: float) -> float | None:
         """Apply the timeout and the kill grace; return how long to wait for events."""
@@ -240,7 +269,7 @@ class _ChildHandle:
             self._signal(signal.SIGTERM)
             self._stop_at = now + self.spec.kill_grace
         if self._stop_at is not None and now >= self._stop_at:
-            self._signal(signal.SIGKILL)
+            self._kill()
             self._stop_at = None
         limits = [deadline] if self._reason is None else []
         if self._stop_at is not None:
@@ -276,7 +305,8 @@ class _ChildHandle:
         try:
             self._supervise()
         except BaseException as exc:  # noqa: BLE001 - the provider must always hear back
-            self._signal(signal.SIGKILL)
+            if self._proc.returncode is None:
+                self._kill()
             self._reason = None
             self._result = Attempt(
                 self.spec.context.attempt,
@@ -303,8 +333,11 @@ class _ChildHandle:
         exited_at: float | None = None
         while True:
             now = time.monotonic()
-            if exited_at is None and proc.poll() is not None:
+            if exited_at is None and self._exited():
                 exited_at = now
+                # What is left of its group (it died before ending its job's processes:
+                # os._exit, a crash, a SIGKILL) must not outlive the attempt.
+                self._signal(signal.SIGKILL)
             if exited_at is not None and (open_streams == 0 or now - exited_at > 1.0):
                 break  # after 1 s, a grandchild holding the pipes open is not waited for
             wait = self._enforce(now) if exited_at is None else exited_at + 1.0 - now
@@ -323,13 +356,18 @@ class _ChildHandle:
                 pipe.close()
         self._finish(returncode, self._error.decode("utf-8", "replace").strip())
 
-    def _finish(self, returncode: int, summary: str) -> None:
+    def _finish(self, returncode: int, text: str) -> None:
         spec = self.spec
         duration = time.monotonic() - self._started
+        lines = text.splitlines()
+        stopped = [line[len(child.ABANDON) :] for line in lines if line.startswith(child.ABANDON)]
+        summary = "\n".join(line for line in lines if line and not line.startswith(child.ABANDON))
         if self._reason is State.TIMED_OUT:
             outcome, error = State.TIMED_OUT, f"timed out after {spec.timeout:g} s"
         elif self._reason is State.ABANDONED:
             outcome, error = State.ABANDONED, self._why
+        elif stopped:  # the child stopped itself for its provider's sake: to be run again
+            outcome, error = State.ABANDONED, f"stopped by its child: {stopped[0]}"
         elif returncode == 0:
             outcome, error = State.SUCCEEDED, None
         elif returncode < 0:
