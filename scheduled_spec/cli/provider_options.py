@@ -284,16 +284,45 @@ def open_provider(
     return Provider(project, ledger, runner, clock, config), ledger
 
 
+class StopRequested(KeyboardInterrupt):
+    """SIGTERM or SIGINT arrived before the provider existed: nothing was claimed yet."""
+
+
+class SignalStop:
+    """Where SIGTERM and SIGINT go: to the provider once attached, else StopRequested."""
+
+    def __init__(self) -> None:
+        self.provider: Provider | None = None
+        self.requested = False
+
+    def attach(self, provider: Provider) -> None:
+        """From now on a signal stops `provider`; one that came already stops it at once."""
+        self.provider = provider
+        if self.requested:
+            provider.stop()
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+        if self.provider is None:
+            raise StopRequested
+        self.provider.stop()
+
+
 @contextmanager
-def stop_on_signals(provider: Provider) -> Iterator[None]:
-    """SIGTERM and SIGINT stop `provider` cleanly while inside; the old handlers after."""
+def stop_on_signals() -> Iterator[SignalStop]:
+    """SIGTERM and SIGINT stop the command cleanly while inside; the old handlers after.
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        provider.stop()
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    Enter it first, before the project is loaded and the ledger opened. Until a provider is
+    attached, a signal ends the block at once (nothing was claimed, nothing run), which the
+    block's caller sees as a normal end; afterwards it stops the provider, which records
+    what it holds through its normal shutdown.
+    """
+    stop = SignalStop()
+    previous = {s: signal.signal(s, stop.handle) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        yield
+        yield stop
+    except StopRequested:
+        emit(logging.INFO, "provider-stop", "stopped before the provider started: nothing ran")
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)

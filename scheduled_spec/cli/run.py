@@ -38,14 +38,15 @@ def run(path: str, ledger_url: str | None, log_format: str, **options: Any) -> N
         scheduled run --ledger sqlite:///var/lib/app/ledger.sqlite3 --max-parallel 4
         SCHEDULED_LEDGER=postgresql://app@db/app scheduled run   # on every replica
     """
-    configure_logging(log_format)
-    project = load_project(path)
-    provider, ledger = open_provider(
-        project, ledger_url, make_clock(), log_format, options, wait_for_ledger=True
-    )
-    try:
-        with stop_on_signals(provider):
+    with stop_on_signals() as stop:  # first: a stop never kills it by the default action
+        configure_logging(log_format)
+        project = load_project(path)
+        provider, ledger = open_provider(
+            project, ledger_url, make_clock(), log_format, options, wait_for_ledger=True
+        )
+        try:
+            stop.attach(provider)
             provider.run()
-    finally:
-        ledger.close()
+        finally:
+            ledger.close()
     raise SystemExit(EXIT_OK)

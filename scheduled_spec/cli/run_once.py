@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 import click
 
@@ -24,6 +28,20 @@ def _stream(name: str, data: bytes) -> None:
     stream = sys.stdout if name == "stdout" else sys.stderr
     stream.buffer.write(data)
     stream.flush()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt while inside; the old handler after."""
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command("run-once")
@@ -54,32 +72,36 @@ def run_once(
         scheduled run-once clean-files
         scheduled run-once nightly-report examples/demo
     """
-    configure_logging(log_format)
-    project = load_project(path, invalid_exit=EXIT_USAGE)
-    try:
-        project.job(job_id)
-    except KeyError as exc:
-        raise click.UsageError(str(exc.args[0])) from None
-    clock = make_clock()
-    assert project.root is not None  # noqa: S101 - loaded from a file
-    ledger = open_project_ledger(ledger_url, project.root, clock)
-    try:
-        outcome = run_job_once(
-            project,
-            job_id,
-            ledger,
-            ChildRunner(sink=_stream),
-            clock,
-            ProviderConfig(timeout=timeout),
-        )
-    except OSError as exc:
-        click.echo(f"{job_id}: could not start the job: {exc}", err=True)
-        raise SystemExit(EXIT_USAGE) from None
-    except LedgerError as exc:
-        raise ledger_failure(exc) from None
-    finally:
-        ledger.close()
-    if outcome.state is not State.SUCCEEDED:
-        click.echo(f"{job_id}: {outcome.state}: {outcome.error}", err=True)
-        raise SystemExit(EXIT_INVALID)
-    raise SystemExit(EXIT_OK)
+    # First thing: SIGTERM stops a manual run as Ctrl-C does (its attempt stopped and
+    # recorded abandoned), never by the default action, which left it recorded running
+    # and its job running on.
+    with _sigterm_interrupts():
+        configure_logging(log_format)
+        project = load_project(path, invalid_exit=EXIT_USAGE)
+        try:
+            project.job(job_id)
+        except KeyError as exc:
+            raise click.UsageError(str(exc.args[0])) from None
+        clock = make_clock()
+        assert project.root is not None  # noqa: S101 - loaded from a file
+        ledger = open_project_ledger(ledger_url, project.root, clock)
+        try:
+            outcome = run_job_once(
+                project,
+                job_id,
+                ledger,
+                ChildRunner(sink=_stream),
+                clock,
+                ProviderConfig(timeout=timeout),
+            )
+        except OSError as exc:
+            click.echo(f"{job_id}: could not start the job: {exc}", err=True)
+            raise SystemExit(EXIT_USAGE) from None
+        except LedgerError as exc:
+            raise ledger_failure(exc) from None
+        finally:
+            ledger.close()
+        if outcome.state is not State.SUCCEEDED:
+            click.echo(f"{job_id}: {outcome.state}: {outcome.error}", err=True)
+            raise SystemExit(EXIT_INVALID)
+        raise SystemExit(EXIT_OK)

@@ -47,19 +47,21 @@ def tick(
         scheduled tick --dry-run
         scheduled tick --now 2026-11-24T10:00:00Z --runner inline
     """
-    configure_logging(log_format)
-    project = load_project(path)
-    provider, ledger = open_provider(project, ledger_url, make_clock(now), log_format, options)
-    try:
-        if dry_run:
-            for job_id, period, why in provider.due():
-                click.echo(f"{job_id}\t{period}\t{why}")
-            raise SystemExit(EXIT_OK)
-        with stop_on_signals(provider):
+    with stop_on_signals() as stop:  # first: a stop never kills it by the default action
+        configure_logging(log_format)
+        project = load_project(path)
+        provider, ledger = open_provider(project, ledger_url, make_clock(now), log_format, options)
+        try:
+            if dry_run:
+                for job_id, period, why in provider.due():
+                    click.echo(f"{job_id}\t{period}\t{why}")
+                raise SystemExit(EXIT_OK)
+            stop.attach(provider)
             outcomes = provider.tick()
-    except LedgerError as exc:
-        raise ledger_failure(exc) from None
-    finally:
-        ledger.close()
-    failed = [o for o in outcomes if o.state is not State.SUCCEEDED]
-    raise SystemExit(EXIT_INVALID if failed else EXIT_OK)
+        except LedgerError as exc:
+            raise ledger_failure(exc) from None
+        finally:
+            ledger.close()
+        failed = [o for o in outcomes if o.state is not State.SUCCEEDED]
+        raise SystemExit(EXIT_INVALID if failed else EXIT_OK)
+    raise SystemExit(EXIT_OK)  # stopped before the provider existed: nothing ran
