@@ -17,7 +17,7 @@ class CatchUp(str, Enum):
 
     LATEST = "latest"  # run the most recent due period; record the others as one gap
     ALL = "all"  # run every missed period, oldest first, up to a cap; the rest are a gap
-    NONE = "none"  # record everything due as missed; run from the next slot
+    NONE = "none"  # after downtime, record everything due as missed; run from the next slot
 
     def __str__(self) -> str:
         return self.value
@@ -78,11 +78,11 @@ def plan(  # noqa: PLR0911 - one return per case of the policy, in order
         return Plan()
     first = next_period_start(every, horizon)
     count = period_index(every, due) - period_index(every, first)  # missed before `due`
+    if count == 0:  # the period after the horizon: due now under every policy, even `none`
+        return Plan(run=(due,), horizon=due)
     if policy is CatchUp.NONE:
         return Plan(missed=(first, due, count + 1), horizon=due)
     last_missed = period_start(every, due - 1)
-    if count == 0:
-        return Plan(run=(due,), horizon=due)
     if policy is CatchUp.LATEST or cap <= 0:
         return Plan(run=(due,), missed=(first, last_missed, count), horizon=due)
     runs = [first]

@@ -49,6 +49,15 @@ def test_none_records_everything_due_as_missed_and_runs_nothing() -> None:
     assert decided.horizon == T0 + 3 * DAY
 
 
+@pytest.mark.parametrize("policy", list(CatchUp), ids=str)
+def test_the_period_after_the_horizon_runs_under_every_policy(policy: CatchUp) -> None:
+    """SPEC.md 10.5.3: `none` is about downtime; the next period, at its slot (or a tick
+    later in it), runs. It was recorded missed, so a job under `none` never ran."""
+    for late in (0, 3_600, DAY - OFFSET - 1):
+        decided = plan(Cadence.DAY, OFFSET, T0, T0 + DAY + OFFSET + late, policy)
+        assert decided == Plan(run=(T0 + DAY,), horizon=T0 + DAY)
+
+
 def test_a_horizon_in_the_future_makes_nothing_due() -> None:
     """A backward clock jump never re-runs a finished period."""
     assert plan(Cadence.DAY, OFFSET, T0 + DAY, T0 + OFFSET + 5) == Plan()
