@@ -42,7 +42,8 @@ def test_every_test_the_spec_names_exists() -> None:
     sources = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("*.py"))
     defined = set(re.findall(r"^\s*(?:async )?def (test_\w+)", sources, re.MULTILINE))
     files = {p.name for p in (ROOT / "tests").rglob("test_*.py")}
-    named = set(re.findall(r"`(test_\w+?)(?:\.py)?`", SPEC))
+    # `test_x`, `test_x.py`, `tests/provider/test_x.py::test_y`
+    named = set(re.findall(r"(?:`|::|/)(test_\w+)", SPEC))
     missing = sorted(n for n in named if n not in defined and f"{n}.py" not in files)
     assert named, "SPEC.md names no test"
     assert missing == []
