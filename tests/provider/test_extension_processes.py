@@ -1,13 +1,13 @@
 """Extension schedules through the real `scheduled` command and real provider processes.
 
-The heartbeat test runs on the real clock for a minute: its rate is the figure (SPEC.md
-10.17.6), and two providers share its ledger, so it also shows that they run each tick
-once. Counts come from the side files the jobs append to, not from the ledger.
+The heartbeat test runs on the real clock with two providers sharing its ledger: no tick is
+lost and none runs twice (SPEC.md 10.17.6); its rate on this machine is a figure, not an
+assertion. Counts come from the side files the jobs append to, with the expected ticks from
+the schedule model of tests/provider/chaos.py, not from the provider.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import signal
 import time
@@ -15,13 +15,20 @@ from collections import Counter
 from collections.abc import Mapping
 from contextlib import ExitStack
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
+from tests.provider.chaos import ALLOWED_STATES, key_instant, ledger_records, run_instants
+from tests.provider.chaos import Job as ChaosJob
 from tests.provider.conftest import Figure
 from tests.provider.helpers import provider_process, scheduled, set_clock, wait_for
 from tests.provider.test_extension_runs import extension_project
 
 UTC = timezone.utc
+
+
+def _started(log: Path) -> bool:
+    return "provider started" in log.read_text()
 
 
 def _instant(key: str) -> float:
@@ -67,7 +74,13 @@ def test_immediately_runs_once_when_run_starts_and_counts_for_no_period(tmp_path
 def test_a_heartbeat_keeps_its_rate_and_two_providers_run_each_tick_once(
     tmp_path: Path, figure: Figure
 ) -> None:
-    """SPEC 10.17.6: ticks of `interval = 1` and `interval = 0.5` for a minute, two providers."""
+    """SPEC 10.17.6: ticks of `interval = 1` and `interval = 0.5`, two providers on one ledger.
+
+    Keeping its rate means losing no tick: every tick from the moment both providers run to
+    their clean stop ran (or, under load, was recorded skipped or missed, as its policy
+    allows), and none ran twice. How many ticks a wall-clock minute holds is a measurement
+    of this machine: it is a figure here, and a benchmark in bench/, never an assertion.
+    """
     jobs: dict[str, tuple[str, str, Mapping[str, object]]] = {
         "beat": ("minute", "ok", {"interval": 1}),
         "fast": ("minute", "ok", {"interval": "500ms"}),
@@ -79,23 +92,43 @@ def test_a_heartbeat_keeps_its_rate_and_two_providers_run_each_tick_once(
             stack.enter_context(provider_process(*args, env={}, log=tmp_path / f"p{i}.log"))
             for i in range(2)
         ]
+        for i in range(2):
+            wait_for(partial(_started, tmp_path / f"p{i}.log"), what=f"provider p{i} started")
         wait_for(lambda: len(project.ends("fast")) >= 4, what="both providers running")
-        start = time.time() + 1
-        time.sleep(61)
-        end = start + 60
+        start = time.time()
+        # An event, not a duration: 20 ticks of "beat" ended after `start`.
+        wait_for(
+            lambda: sum(_instant(k) > start for k in project.ends("beat")) >= 20,
+            timeout=300,
+            what="20 heartbeats",
+        )
+        stop = time.time()
         for process in providers:
             process.send_signal(signal.SIGTERM)
         for process in providers:
             assert process.wait(30) == 0
+    records = ledger_records(project.root, project.url)
     for job, interval in (("beat", 1.0), ("fast", 0.5)):
         ends = project.ends(job)
         duplicates = sum(n - 1 for n in Counter(ends).values())
+        model = ChaosJob(job, 0.0, interval=interval)
+        recorded = [
+            (key_instant(model, r.first), key_instant(model, r.last))
+            for r in records
+            if r.job == job and r.state in ALLOWED_STATES
+        ]
+        # Ticks due just before the stop may be pending, to run at the next start.
+        ticks = run_instants(model, start, stop - 2.0)
+        lost = [
+            key
+            for t, key in ticks
+            if key not in ends
+            and not any(lo is not None and hi is not None and lo <= t <= hi for lo, hi in recorded)
+        ]
+        figure(f"{job}_ticks", len(ticks))
+        figure(f"{job}_ticks_run", sum(key in ends for _, key in ticks))
+        figure(f"{job}_lost", len(lost))
         assert duplicates == 0, f"{job}: {duplicates} ticks ran twice"
-        inside = sorted(_instant(key) for key in set(ends) if start <= _instant(key) < end)
-        expected = round(60 / interval)
-        figure(f"{job}_ticks_per_minute", len(inside))
-        assert abs(len(inside) - expected) <= 0.05 * expected, (job, len(inside), expected)
-        gaps = [b - a for a, b in itertools.pairwise(inside)]
-        assert max(gaps) < 2.5 * interval, f"{job}: a gap of {max(gaps):.2f} s"
+        assert lost == [], f"{job}: {len(lost)} of {len(ticks)} ticks lost: {lost[:5]}"
     owners = {r["owner"].split(":")[1] for r in project.rows("kind = 'scheduled'")}
     figure("providers_that_claimed", len(owners))
