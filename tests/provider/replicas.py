@@ -145,6 +145,12 @@ class Replica:
                 start_new_session=True,
             )
 
+    def started(self) -> bool:
+        """Whether this generation has logged "provider started" (its signal handlers are
+        in place and it has opened the ledger)."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return text.count("provider started") >= self.generation
+
     def kill(self) -> None:
         """kill -9 of the provider alone (its children fence themselves)."""
         assert self.process is not None
