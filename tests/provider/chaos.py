@@ -52,7 +52,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from tests.conftest import ROOT
 
@@ -342,17 +341,33 @@ class Figures:
         )
 
 
-def _covered(ranges: Sequence[tuple[int, int]], t: int) -> bool:
-    return any(lo <= t <= hi for lo, hi in ranges)
+class _Covered:
+    """Instants (Unix ms) a job's ledger rows in one state cover: single instants in a set,
+    ranges (gap rows) in a list, so that a long soak is counted in linear time."""
+
+    def __init__(self) -> None:
+        self.points: set[int] = set()
+        self.spans: list[tuple[int, int]] = []
+
+    def add(self, lo: int, hi: int) -> None:
+        if lo == hi:
+            self.points.add(lo)
+        else:
+            self.spans.append((lo, hi))
+
+    def __contains__(self, t: int) -> bool:
+        return t in self.points or any(lo <= t <= hi for lo, hi in self.spans)
 
 
-def _ranges(job: Job, records: Sequence[Record]) -> dict[str, list[tuple[int, int]]]:
-    """The instant ranges (Unix ms) of the job's ledger rows in each allowed state."""
-    found: dict[str, list[tuple[int, int]]] = defaultdict(list)
+def _ranges(job: Job, records: Sequence[Record]) -> dict[str, _Covered]:
+    """What the job's ledger rows in each allowed state cover."""
+    found: dict[str, _Covered] = defaultdict(_Covered)
     for r in records:
+        if r.job != job.id or r.state not in ALLOWED_STATES:
+            continue
         lo, hi = key_instant(job, r.first), key_instant(job, r.last)
-        if r.job == job.id and r.state in ALLOWED_STATES and lo is not None and hi is not None:
-            found[r.state].append((lo, hi))
+        if lo is not None and hi is not None:
+            found[r.state].add(lo, hi)
     return found
 
 
@@ -403,10 +418,10 @@ def count(
             figures.expected += 1
             if key in ended:
                 figures.ran += 1
-                figures.runs_inside_missed += _covered(ranges["missed"], t)
-            elif _covered(ranges["skipped"], t) or _covered(ranges["paused"], t):
+                figures.runs_inside_missed += t in ranges["missed"]
+            elif t in ranges["skipped"] or t in ranges["paused"]:
                 figures.skipped += 1
-            elif _covered(ranges["missed"], t):
+            elif t in ranges["missed"]:
                 figures.missed += 1
             else:
                 figures.lost += 1
@@ -729,8 +744,8 @@ class _Run:
         )
         return figures.lost
 
-    def run(self) -> Result:
-        s = self.s
+    def start(self) -> float:
+        """Start every provider; first sight (Unix time): when the first one has started."""
         for p in self.providers:
             p.start()
         deadline = time.monotonic() + 60
@@ -738,8 +753,11 @@ class _Run:
             assert time.monotonic() < deadline, "no provider started within 60 s"
             self.poll()
             time.sleep(0.01)
-        first_sight = time.time() + FIRST_SIGHT_ALLOWANCE
-        t0 = time.monotonic()
+        return time.time() + FIRST_SIGHT_ALLOWANCE
+
+    def chaos(self) -> None:
+        """The faults: drawn from the seed, or the scenario's plan."""
+        s, t0 = self.s, time.monotonic()
         if s.plan is None:
             self.at(t0 + self.rng.uniform(0.2, 2 * s.mean_gap), self.random_fault)
         else:
@@ -747,20 +765,32 @@ class _Run:
                 p = self.providers[planned.provider]
                 self.at(t0 + planned.at, partial(self.fault, planned.kind, p, planned.down))
         self.step_until(t0 + s.seconds)
-        # The quiet phase: everyone up again, no more faults.
+
+    def all_up(self) -> None:
+        """No more faults: resume and restart every provider now."""
         pending = sorted(self.events)
         self.events.clear()
         for when, _, action in pending:
             if action != self.random_fault:
                 self.at(min(when, time.monotonic()), action)
+        stuck = time.monotonic() + self.s.shutdown_timeout
         while any(p.state != "up" for p in self.providers):
             for p in self.providers:
                 if p.state == "paused":
                     self.resume(p)
                 elif p.state == "down":
                     p.start()
+                elif p.state == "stopping" and time.monotonic() > stuck:
+                    p.kill()  # a SIGTERM it never acted on: unclean, and up again next round
+                    self.unclean += 1
             self.restart_after.clear()
             self.step_until(time.monotonic() + 0.05)
+
+    def run(self) -> Result:
+        s = self.s
+        first_sight = self.start()
+        self.chaos()
+        self.all_up()
         quiet = time.time()
         deadline = time.monotonic() + s.drain
         while time.monotonic() < deadline and self.lost_until(first_sight, quiet) > 0:
@@ -847,8 +877,3 @@ def env_float(name: str, default: float) -> float:
 def env_seed(name: str, default: int) -> int:
     value = os.environ.get(name, "")
     return int(value) if value else default
-
-
-def dump(obj: Any) -> str:
-    """JSON of a dataclass, for messages."""
-    return json.dumps(asdict(obj), default=str)
