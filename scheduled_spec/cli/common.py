@@ -31,11 +31,17 @@ class TemporaryFailure(click.ClickException):
 
 def ledger_failure(exc: LedgerError) -> click.ClickException:
     """How every command reports a ledger error: exit 75, with what to do, for one that may
-    pass (unreachable, connection lost, deadlocked, locked); exit 2 for the rest (an unknown
-    scheme, a malformed URL, a schema newer than this version)."""
+    pass (unreachable, connection lost, deadlocked, locked, the SQLite file deleted or
+    replaced); exit 2 for the rest (an unknown scheme, a malformed URL, a schema newer than
+    this version)."""
     # Imported on failure only: `validate` and `show` never load the provider.
-    from scheduled_spec.provider.ledger import LedgerUnavailableError  # noqa: PLC0415
+    from scheduled_spec.provider.ledger import (  # noqa: PLC0415
+        LedgerReplacedError,
+        LedgerUnavailableError,
+    )
 
+    if isinstance(exc, LedgerReplacedError):  # says what to do
+        return TemporaryFailure(str(exc))
     if isinstance(exc, LedgerUnavailableError):
         return TemporaryFailure(
             f"{exc}; the ledger is unavailable for now: run the command again once it"

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from scheduled_spec.cli.common import EXIT_OK
+from scheduled_spec.cli.common import EXIT_OK, EXIT_TEMPFAIL
 from scheduled_spec.cli.provider_options import (
     configure_logging,
     ledger_options,
@@ -16,6 +16,7 @@ from scheduled_spec.cli.provider_options import (
     provider_options,
     stop_on_signals,
 )
+from scheduled_spec.provider.ledger import LedgerReplacedError
 
 
 @click.command()
@@ -29,7 +30,8 @@ def run(path: str, ledger_url: str | None, log_format: str, **options: Any) -> N
     Each run executes in a child process with the project root first on sys.path, and is
     recorded in the ledger before it starts. On SIGTERM/SIGINT, claiming stops at once;
     running jobs get --shutdown-grace seconds, then are stopped and recorded abandoned
-    (the next start runs them again).
+    (the next start runs them again). Exits 75 when the SQLite ledger's file is deleted or
+    replaced under it, for a supervisor to start it on the file now at the path.
 
     \b
     Examples:
@@ -47,6 +49,8 @@ def run(path: str, ledger_url: str | None, log_format: str, **options: Any) -> N
         try:
             stop.attach(provider)
             provider.run()
+        except LedgerReplacedError:  # logged as an ERROR: restart on the file now at the path
+            raise SystemExit(EXIT_TEMPFAIL) from None
         finally:
             ledger.close()
     raise SystemExit(EXIT_OK)

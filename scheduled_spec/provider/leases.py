@@ -14,7 +14,7 @@ from collections.abc import Callable
 from scheduled_spec.provider import events
 from scheduled_spec.provider.config import ProviderConfig
 from scheduled_spec.provider.held import HeldRun, HeldRuns
-from scheduled_spec.provider.ledger import Ledger
+from scheduled_spec.provider.ledger import Ledger, LedgerReplacedError
 
 # Self-fencing (SPEC.md 10.4.5), in fractions of the lease since it was last renewed: the
 # provider stops a run's child at FENCE_AT (two missed heartbeats), and the child, on its
@@ -69,6 +69,8 @@ class Leases:
                 lost = []
                 if self.failures:
                     self.ledger.now()  # nothing to renew: just ask whether it answers
+        except LedgerReplacedError:
+            raise  # no outage: the provider must stop (Provider.run)
         except Exception as exc:  # noqa: BLE001 - any failure to renew is handled by fencing
             self.failed(exc)
             return

@@ -38,6 +38,11 @@ class LedgerUnavailableError(LedgerError):
     connection lost, a deadlock retried to the end, a file locked past the busy timeout."""
 
 
+class LedgerReplacedError(LedgerError):
+    """The SQLite ledger's file was deleted or replaced while open: nothing more can be
+    recorded in it (another provider may be using a new file at the path)."""
+
+
 class LedgerNotFoundError(LedgerError):
     """Opened without `create`, the ledger (its file, or its PostgreSQL schema) is not there."""
 

@@ -37,7 +37,7 @@ from scheduled_spec.provider.ledger import (
 )
 from scheduled_spec.provider.obligations import claimable, overlap_skips
 from scheduled_spec.provider.owner import Owner
-from scheduled_spec.provider.sqlite_file import begin_write, open_database
+from scheduled_spec.provider.sqlite_file import LedgerFile, open_database
 
 _RUN_COLUMNS = (
     "run_id, job_id, kind, every, period_key, period_start, state, fence, attempt, owner,"
@@ -88,6 +88,7 @@ class SQLiteLedger:
         except OSError as exc:
             raise LedgerError(f"{path.parent}: cannot create the ledger directory: {exc}") from exc
         self._db = open_database(path, clock, self._busy_ms, synchronous)
+        self._file = LedgerFile(path)  # checked at every write: deleted or replaced?
 
     @classmethod
     def from_url(cls, url: str, *, clock: Clock, create: bool = True) -> SQLiteLedger:
@@ -108,7 +109,7 @@ class SQLiteLedger:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         db = self._db
-        begin_write(db, self.path)
+        self._file.begin_write(db)
         try:
             yield db
         except BaseException:

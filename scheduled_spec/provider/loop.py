@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NoReturn
 
 from scheduled_spec.clock import Clock
 from scheduled_spec.models import Project
@@ -31,6 +32,7 @@ from scheduled_spec.provider.ledger import (
     Kind,
     Ledger,
     LedgerError,
+    LedgerReplacedError,
     RunRecord,
     State,
 )
@@ -117,7 +119,10 @@ class Provider:
         self._wake.set()
 
     def run(self) -> None:
-        """Run until `stop()`: wake at least every `wake` seconds; then shut down cleanly."""
+        """Run until `stop()`: wake at least every `wake` seconds; then shut down cleanly.
+
+        Raises LedgerReplacedError when the ledger's file was deleted or replaced.
+        """
         self._lead = max(0.0, min(self.config.lead, self._lead_cap))
         self._immediately = [s for s in self._jobs.values() if s.job.immediately]
         what = f"{len(self._jobs)} jobs, ledger {self.ledger.url}, owner {self.owner}"
@@ -128,6 +133,8 @@ class Provider:
                 self.step()
                 failures = 0
                 pause = self.next_wake()
+            except LedgerReplacedError as exc:
+                self._replaced(exc)
             except LedgerError as exc:  # unreachable: claiming waits, leases are watched
                 failures += 1
                 self._leases.failed(exc)
@@ -251,6 +258,31 @@ class Provider:
             self._reap(self._mono(), every_run=True)
         self.runner.close()
         emit(logging.INFO, "provider-stop", "provider stopped")
+
+    def _replaced(self, exc: LedgerReplacedError) -> NoReturn:
+        """The ledger's file is gone (SPEC.md 10.13.4): claim nothing more, stop the running
+        attempts (their ends cannot be recorded), forget every held run, and raise."""
+        self._claiming, self._stopping = False, True
+        held = list(self._held)
+        emit(
+            logging.ERROR,
+            "ledger-replaced",
+            f"{exc}. Stopped claiming; stopping {len(held)} held run(s), whose ends cannot be"
+            " recorded; the provider stops",
+            error=str(exc),
+            count=len(held),
+        )
+        for run in held:
+            if run.handle is not None:
+                run.handle.stop("stopped: the ledger file was deleted or replaced")
+        while any(r.handle is not None and r.handle.poll() is None for r in held):
+            self._wake.wait(0.1)  # a child gets SIGKILL after kill_grace
+            self._wake.clear()
+        for run in held:
+            self._held.drop(run)
+        self._waiting.clear()
+        self.runner.close()
+        raise exc
 
     # -- due computation -------------------------------------------------------------------
 

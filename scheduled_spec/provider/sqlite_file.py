@@ -2,7 +2,8 @@
 
 At open, ``PRAGMA quick_check``; a file that fails it, or is not a database, is moved
 aside to ``<name>.corrupt-<UTC timestamp>`` (with its ``-wal`` and ``-shm``) with an ERROR
-log, and a fresh ledger starts (SPEC.md 10.13).
+log, and a fresh ledger starts (SPEC.md 10.13). `LedgerFile` notices the file deleted or
+replaced under an open ledger.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from datetime import timezone
 from pathlib import Path
 
 from scheduled_spec.clock import Clock
-from scheduled_spec.provider.ledger import LedgerError, LedgerUnavailableError
+from scheduled_spec.provider.ledger import (
+    LedgerError,
+    LedgerReplacedError,
+    LedgerUnavailableError,
+)
 
 log = logging.getLogger("scheduled_spec.provider.ledger")
 
@@ -100,6 +105,56 @@ def begin_write(db: sqlite3.Connection, path: Path) -> None:
                 f"{path}: the ledger is still locked after the busy timeout: {exc}"
             ) from exc
         raise
+
+
+class LedgerFile:
+    """The file an open SQLite ledger writes to (device and inode), checked at every write.
+
+    A ledger file deleted or replaced while open is written on by the processes that had
+    it open, and nobody else, while a process opening the path now starts another: two
+    ledgers, every period run twice (issue 11). One stat per write notices it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        """Remember the file at `path` now, just after it was opened. Raises LedgerError."""
+        self.path = path
+        self.device, self.inode = self._identity("it was deleted while being opened")
+
+    def _identity(self, was: str) -> tuple[int, int]:
+        try:
+            found = self.path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise LedgerReplacedError(
+                f"{self.path}: the ledger file was deleted while in use ({was}); nothing more"
+                " can be recorded in it: restart to open the ledger now at this path"
+            ) from None
+        except OSError as exc:
+            raise LedgerUnavailableError(
+                f"{self.path}: cannot check the ledger file: {exc}"
+            ) from exc
+        return found.st_dev, found.st_ino
+
+    def check(self) -> None:
+        """Raise LedgerReplacedError unless `path` still names the file opened."""
+        was = f"inode {self.inode} on device {self.device}"
+        device, inode = self._identity(f"it was {was}")
+        if (device, inode) != (self.device, self.inode):
+            raise LedgerReplacedError(
+                f"{self.path}: the ledger file was replaced while in use ({was} by inode"
+                f" {inode} on device {device}); nothing more can be recorded in the old one:"
+                " restart to open the file now at this path"
+            )
+
+    def begin_write(self, db: sqlite3.Connection) -> None:
+        """`begin_write`, checking the file before (a replaced file's ``-wal`` and ``-shm``
+        may be the new one's) and after waiting for the lock (it may be replaced meanwhile)."""
+        self.check()
+        begin_write(db, self.path)
+        try:
+            self.check()
+        except LedgerError:
+            db.execute("ROLLBACK")
+            raise
 
 
 def connect(path: Path, busy_ms: int) -> sqlite3.Connection:
