@@ -15,7 +15,7 @@ from scheduled_spec.models import Job, Project
 from scheduled_spec.provider import events
 from scheduled_spec.provider.clocks import wait
 from scheduled_spec.provider.config import Outcome, ProviderConfig, timeout_of
-from scheduled_spec.provider.ledger import Attempt, ClaimRequest, Ledger
+from scheduled_spec.provider.ledger import Attempt, ClaimRequest, Ledger, State
 from scheduled_spec.provider.owner import Owner
 from scheduled_spec.provider.runner import RunContext, Runner, RunSpec
 
@@ -50,7 +50,15 @@ def run_once(
     timeout = timeout_of(job, cfg)
     spec = RunSpec(job.entrypoint, context, project.root, timeout, cfg.kill_grace, now)
     done = threading.Event()
-    handle = runner.start(spec, done.set)
+    try:
+        handle = runner.start(spec, done.set)
+    except BaseException as exc:  # a manual row is never taken over: record how it ended
+        failed = isinstance(exc, OSError)
+        outcome = State.FAILED if failed else State.ABANDONED
+        why = f"could not start: {exc}" if failed else "stopped before it started"
+        ledger.finish(claim, Attempt(1, outcome, now, 0.0, why))
+        runner.close()
+        raise
     events.started(claim, 1, 0.0)
     result: Attempt | None = None
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -149,3 +150,21 @@ def test_a_run_waiting_for_room_lets_the_loop_sleep(tmp_path: Path) -> None:
     assert p.next_wake() > 1.0
     jobs_module("loop_room").GATE.set()
     until(lambda: project.ends("other") and not p.busy, p)
+
+
+def test_a_manual_run_that_cannot_start_is_recorded_failed(tmp_path: Path) -> None:
+    """A manual row is never taken over: one whose child cannot start must not stay running."""
+    from scheduled_spec.provider.manual import run_once  # noqa: PLC0415
+    from scheduled_spec.provider.runner import ChildRunner  # noqa: PLC0415
+
+    project = make_project(tmp_path / "gone", {"job": ("day", "ok")}, package="loop_nostart")
+    loaded = load(project.root)
+    clock = FakeClock()
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", clock=clock)
+    shutil.rmtree(project.root)  # the child's working directory is gone
+    with pytest.raises(OSError, match="gone"):
+        run_once(loaded, "job", ledger, ChildRunner(), clock)
+    (entry,) = ledger.history()
+    assert entry.run.state is State.FAILED
+    assert entry.run.error is not None
+    assert entry.run.error.startswith("could not start:")
