@@ -48,7 +48,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -304,11 +304,16 @@ def ledger_records(root: Path, url: str) -> list[Record]:
 
 @dataclass(frozen=True)
 class Fault:
-    """One injected fault: when (Unix time), what, and which provider process."""
+    """One injected fault: when (Unix time), what, and which provider process.
+
+    `until`: when a paused provider was resumed (``stop``); None for the others (a killed
+    provider process never comes back: its restart is another generation).
+    """
 
     at: float
     kind: str
     provider: str
+    until: float | None = None
 
 
 @dataclass
@@ -371,8 +376,16 @@ def _ranges(job: Job, records: Sequence[Record]) -> dict[str, _Covered]:
     return found
 
 
-def _duplicates(mine: Sequence[Line], crashes: dict[str, list[float]]) -> tuple[int, int]:
-    """(without a crash, after one): a period's ends beyond its first, by explanation."""
+def _duplicates(mine: Sequence[Line], crashes: dict[str, list[Fault]]) -> tuple[int, int]:
+    """(without a crash, after one): a period's ends beyond its first, by explanation.
+
+    A later end is explained when the provider of an earlier ended attempt crashed after
+    starting that attempt and before the later one started: killed before the later start
+    (a killed process started nothing after its death, so its attempt came before), or
+    paused before the later start and resumed after the earlier start (its child starts a
+    moment after the provider spawned it: an attempt whose start line comes during the pause
+    was spawned before it).
+    """
     starts = {line.pid: line for line in mine if line.kind == "start"}
     by_period: dict[str, list[Line]] = defaultdict(list)
     for line in mine:
@@ -383,9 +396,9 @@ def _duplicates(mine: Sequence[Line], crashes: dict[str, list[float]]) -> tuple[
         attempts.sort(key=lambda s: s.time)
         for i, later in enumerate(attempts[1:], 1):
             if any(
-                earlier.time <= at <= later.time
+                f.at <= later.time and (f.until is None or earlier.time < f.until)
                 for earlier in attempts[:i]
-                for at in crashes[earlier.provider]
+                for f in crashes[earlier.provider]
             ):
                 explained += 1
             else:
@@ -405,10 +418,10 @@ def count(
     """The figures of the instants in ``(first_sight, until]``, from the log and the ledger."""
     figures = Figures(attempts=sum(1 for line in lines if line.kind == "start"))
     figures.faults = dict(Counter(f.kind for f in faults))
-    crashes: dict[str, list[float]] = defaultdict(list)
+    crashes: dict[str, list[Fault]] = defaultdict(list)
     for f in faults:
         if f.kind in CRASHES:
-            crashes[f.provider].append(f.at)
+            crashes[f.provider].append(f)
     for job in jobs:
         mine = [line for line in lines if line.job == job.id]
         ranges = _ranges(job, records)
@@ -605,7 +618,8 @@ class Result:
                 f"unexpected exits {f.unexpected_exits}, unclean exits {f.unclean_exits},"
                 f" final exits {self.exits}, tracebacks {f.tracebacks}"
             ),
-            f"log {self.project.log}; provider logs {[str(p) for p in self.logs]}",
+            f"log {self.project.log}; faults {self.project.root / 'faults.jsonl'}",
+            f"provider logs {[str(p) for p in self.logs]}",
             f"reproduce: {reproduce}" if reproduce else "",
         ]
         return "\n".join(line for line in lines if line)
@@ -700,6 +714,11 @@ class _Run:
         if p.state == "paused":
             p.send(signal.SIGCONT)
             p.state = "up"
+            for i in reversed(range(len(self.faults))):
+                f = self.faults[i]
+                if f.kind == "stop" and f.provider == p.tag and f.until is None:
+                    self.faults[i] = replace(f, until=time.time())
+                    break
 
     def random_fault(self) -> None:
         kinds = [k for k in self.s.faults if k != "pg-terminate" or self.server is not None]
@@ -809,6 +828,8 @@ class _Run:
         figures.unexpected_exits, figures.unclean_exits = self.unexpected, self.unclean
         logs = [p.log for p in self.providers]
         figures.tracebacks = sum(log.read_text(errors="replace").count("Traceback") for log in logs)
+        with (self.project.root / "faults.jsonl").open("w") as out:  # beside the logs
+            out.writelines(json.dumps(asdict(f)) + "\n" for f in self.faults)
         return Result(s, figures, self.faults, self.project, logs, first_sight, until, exits)
 
 
