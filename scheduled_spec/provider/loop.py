@@ -307,9 +307,9 @@ class Provider:
         self._owed.adopt(records)
         for record in left_unfinished(self.ledger, self._jobs, records):
             state = self._jobs[record.job_id]
-            if state.active is not None or self._held.get(record.run_id):
-                continue
             exclusive = state.job.overlap != "allow"
+            if self._held.get(record.run_id) or (exclusive and state.active is not None):
+                continue  # an `allow` job's runs are taken over while others of it run
             claim = take_over(self.ledger, record, self.owner, self.config.lease, exclusive)
             if claim is not None:
                 events.taken_over(record, claim)

@@ -23,6 +23,7 @@ from scheduled_spec.provider.loop import Provider
 from scheduled_spec.provider.owner import Owner
 from tests.provider.fakes import FakeClock
 from tests.provider.helpers import Project, make_project
+from tests.provider.test_extension_runs import extension_project
 
 DAY0 = 1_780_185_600  # 2026-05-31T00:00:00Z
 
@@ -185,3 +186,30 @@ def test_a_restart_never_records_missed_what_a_live_provider_queued(tmp_path: Pa
     assert accounted(project, "job") == set(minutes)
     assert project.ends("job") == minutes[:2]
     assert [line.split()[0] for line in project.lines("job")] == ["start", "end"] * 2
+
+
+def test_an_allow_job_run_left_by_a_dead_provider_is_taken_over_while_others_run(
+    tmp_path: Path,
+) -> None:
+    """I5 for `overlap = "allow"`: the take-over waited for the job to have no run here,
+    which a job always running side by side never has (found by the chaos suite)."""
+    project = extension_project(
+        tmp_path, {"job": ("minute", "gated", {"overlap": "allow"})}, "ob_allow_takeover"
+    )
+    clock = FakeClock()
+    clock.set_epoch(DAY0 + 59)
+    first, ledger = provider(project, clock, lease=120.0)
+    first.step()
+    until(lambda: project.starts("job"), first)
+    ledger.close()  # it dies holding minute 0
+    clock.advance(60)  # minute 1 is due; minute 0's lease has a minute to go
+    second, _ = provider(project, clock, name="b", lease=120.0)
+    until(lambda: len(project.starts("job")) == 2, second)
+    clock.advance(61)  # minute 0's lease expired, while minute 1 runs here
+    until(lambda: len(project.starts("job")) == 4, second)
+    minutes = [period_key(Cadence.MINUTE, DAY0 + 60 * m) for m in range(3)]
+    assert sorted(project.starts("job")) == [minutes[0], minutes[0], minutes[1], minutes[2]]
+    gate(project).set()
+    until(lambda: not second.busy, second)
+    states = {r["period_key"]: r["state"] for r in project.rows("1")}
+    assert states == dict.fromkeys(minutes, "succeeded")
