@@ -175,3 +175,46 @@ def ledger_back(failures: int) -> None:
         f"ledger reachable again after {failures} failed attempt(s); claiming resumes",
         count=failures,
     )
+
+
+def pruned(count: int, days: float, runs: int | None) -> None:
+    """Retention deleted `count` finished rows (nothing logged when none)."""
+    if count:
+        emit(
+            logging.INFO,
+            "prune",
+            f"pruned {count} ledger rows older than {days:g} days or beyond {runs} per job",
+            count=count,
+        )
+
+
+def ledger_replaced(exc: BaseException, held: int) -> None:
+    """The ledger's file was deleted or replaced: the provider stops (SPEC.md 10.13.4)."""
+    emit(
+        logging.ERROR,
+        "ledger-replaced",
+        f"{exc}. Stopped claiming; stopping {held} held run(s), whose ends cannot be"
+        " recorded; the provider stops",
+        error=str(exc),
+        count=held,
+    )
+
+
+def immediately(job_id: str) -> None:
+    """`immediately = true`: one manual run of the job as `run` starts."""
+    emit(
+        logging.INFO,
+        "immediately",
+        f"{job_id}: one run at start (immediately = true), counted for no period",
+        job=job_id,
+    )
+
+
+def held_elsewhere(record: RunRecord) -> None:
+    """A run this provider meant to claim is held or finished by another."""
+    emit(
+        logging.DEBUG,
+        "held-elsewhere",
+        f"{record.job_id}: period {record.period_key} already {record.state}",
+        job=record.job_id,
+    )

@@ -13,7 +13,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import NoReturn
 
@@ -42,15 +41,9 @@ from scheduled_spec.provider.owed import Owed
 from scheduled_spec.provider.owner import Owner
 from scheduled_spec.provider.runner import RunContext, Runner, RunSpec
 from scheduled_spec.provider.takeover import left_unfinished, take_over
-from scheduled_spec.schedule import instant_key
 
 FAILPOINT = "SCHEDULED_FAILPOINT"
 JUMP_TOLERANCE = 5.0
-
-
-def _utc(seconds: float) -> str:
-    """RFC 3339 UTC, with milliseconds only for an instant off the whole second."""
-    return instant_key(datetime.fromtimestamp(seconds, timezone.utc))
 
 
 class Provider:
@@ -212,14 +205,7 @@ class Provider:
             # Only this project's jobs: another replica's version may know others.
             cfg = self.config
             removed = self.ledger.prune(cfg.retention_days, self._jobs.keys(), cfg.retention_runs)
-            if removed:
-                emit(
-                    logging.INFO,
-                    "prune",
-                    f"pruned {removed} ledger rows older than {cfg.retention_days:g} days"
-                    f" or beyond {cfg.retention_runs} per job",
-                    count=removed,
-                )
+            events.pruned(removed, cfg.retention_days, cfg.retention_runs)
             self._next_prune = mono + 86_400
         if not self._claiming or self._stopping:
             return
@@ -264,14 +250,7 @@ class Provider:
         attempts (their ends cannot be recorded), forget every held run, and raise."""
         self._claiming, self._stopping = False, True
         held = list(self._held)
-        emit(
-            logging.ERROR,
-            "ledger-replaced",
-            f"{exc}. Stopped claiming; stopping {len(held)} held run(s), whose ends cannot be"
-            " recorded; the provider stops",
-            error=str(exc),
-            count=len(held),
-        )
+        events.ledger_replaced(exc, len(held))
         for run in held:
             if run.handle is not None:
                 run.handle.stop("stopped: the ledger file was deleted or replaced")
@@ -284,8 +263,6 @@ class Provider:
         self.runner.close()
         raise exc
 
-    # -- due computation -------------------------------------------------------------------
-
     # -- claiming and taking over ----------------------------------------------------------
 
     def _claim_immediately(self, now: int) -> None:
@@ -293,12 +270,7 @@ class Provider:
         for state in self._immediately:
             request = manual_request(state.job, now)
             claim = self.ledger.claim_manual(request, self.owner, self.config.lease)
-            emit(
-                logging.INFO,
-                "immediately",
-                f"{state.job.id}: one run at start (immediately = true), counted for no period",
-                job=state.job.id,
-            )
+            events.immediately(state.job.id)
             self._hold(state, claim)
         self._immediately = []
 
@@ -353,12 +325,7 @@ class Provider:
                     self._owed.block(state, request, mono)
                     continue
                 if isinstance(result, RunRecord):
-                    emit(
-                        logging.DEBUG,
-                        "held-elsewhere",
-                        f"{result.job_id}: period {result.period_key} already {result.state}",
-                        job=result.job_id,
-                    )
+                    events.held_elsewhere(result)
                     continue
                 if os.environ.get(FAILPOINT) == "after-claim":
                     os.kill(os.getpid(), signal.SIGKILL)
@@ -383,17 +350,9 @@ class Provider:
         not_before = 0.0
         if ahead > 0:  # handed to a runner that waits for the slot
             started_at, not_before = float(claim.scheduled_at), time.monotonic() + ahead
-        context = RunContext(
-            claim.job_id,
-            claim.period_key,
-            _utc(claim.scheduled_at),
-            run.attempt,
-            claim.run_id,
-            claim.fence,
-        )
         spec = RunSpec(
             state.job.entrypoint,
-            context,
+            RunContext.of(claim, run.attempt),
             self.root,
             timeout_of(state.job, self.config),
             self.config.kill_grace,

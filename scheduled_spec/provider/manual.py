@@ -7,7 +7,6 @@ scheduled run of that period still happens.
 from __future__ import annotations
 
 import threading
-import time
 
 from scheduled_spec.cadence import period_key, period_start
 from scheduled_spec.clock import Clock
@@ -45,9 +44,8 @@ def run_once(
     owner = Owner.current()
     now = clock.now().timestamp()
     claim = ledger.claim_manual(manual_request(job, int(now)), owner, cfg.lease)
-    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(now)))
-    context = RunContext(job.id, claim.period_key, at, 1, claim.run_id, claim.fence)
     timeout = timeout_of(job, cfg)
+    context = RunContext.of(claim, 1)
     spec = RunSpec(job.entrypoint, context, project.root, timeout, cfg.kill_grace, now)
     done = threading.Event()
     try:

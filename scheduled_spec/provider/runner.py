@@ -28,12 +28,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 
 from scheduled_spec.entrypoint import Entrypoint
 from scheduled_spec.provider import child
-from scheduled_spec.provider.ledger import Attempt, State
+from scheduled_spec.provider.ledger import Attempt, Claim, State
+from scheduled_spec.schedule import instant_key
 
 OUTPUT_LIMIT = 64 * 1024
 CHILD_SCRIPT = str(Path(child.__file__).resolve())
@@ -51,6 +53,13 @@ class RunContext:
     attempt: int
     run_id: str
     fence: int
+
+    @classmethod
+    def of(cls, claim: Claim, attempt: int) -> RunContext:
+        """The context of `attempt` (numbered from 1) of a claimed run: its instant in RFC
+        3339 UTC, with milliseconds only off the whole second."""
+        at = instant_key(datetime.fromtimestamp(claim.scheduled_at, timezone.utc))
+        return cls(claim.job_id, claim.period_key, at, attempt, claim.run_id, claim.fence)
 
     def env(self) -> dict[str, str]:
         """``SCHEDULED_JOB_ID``, ``SCHEDULED_PERIOD``, ``SCHEDULED_AT``, ... as strings."""
