@@ -185,17 +185,32 @@ class _Attempt:
         import threading  # noqa: PLC0415
 
         def watch() -> None:
-            left, why = seconds, "its lease was not renewed in time"
+            # The lease runs out on either clock: a step of the wall clock forward brings a
+            # SQLite ledger's expiry (on this host's wall clock) nearer, so it is looked at
+            # at least once a second; the monotonic clock covers a step backward.
+            why, mono_end, wall_end = "its lease was not renewed in time", 0.0, 0.0
+
+            def grant(more: float) -> None:
+                nonlocal mono_end, wall_end
+                mono_end, wall_end = time.monotonic() + more, time.time() + more
+
+            grant(seconds)
             while True:
-                ready, _, _ = select.select([fd], [], [], max(0.0, left) if seconds > 0 else None)
+                timeout = None
+                if seconds > 0:
+                    left = min(mono_end - time.monotonic(), wall_end - time.time())
+                    if left <= 0:
+                        break
+                    timeout = min(left, 1.0)
+                ready, _, _ = select.select([fd], [], [], timeout)
                 if not ready:
-                    break
+                    continue
                 data = os.read(fd, 4096)
                 if not data:
                     why = "the provider is gone"
                     break
                 with contextlib.suppress(ValueError, IndexError):
-                    left = float(data.split()[-1])
+                    grant(float(data.split()[-1]))
             self.abandon(why)
 
         threading.Thread(target=watch, name="scheduled-fence", daemon=True).start()

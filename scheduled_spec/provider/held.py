@@ -34,6 +34,7 @@ class HeldRun:
     failures: int = 0
     staged: bool = False  # claimed ahead of its slot; starts at start_after
     renewed: float = 0.0  # monotonic; the lease runs at least `lease` from then
+    renewed_wall: float = 0.0  # the same instant on the wall clock (a step forward ages it)
     fenced: bool = False  # its lease may be past: its child was told to stop
 
 
@@ -47,9 +48,9 @@ class HeldRuns:
         self._ended: deque[HeldRun] = deque()  # appended from runner threads
         self._timeouts: list[tuple[float, int, HeldRun, RunHandle]] = []
         self._order = itertools.count()
-        # No held run was renewed before this (monotonic): lets the self-fencing check skip
-        # the scan of held runs while every lease is fresh.
-        self.renewal_floor = float("inf")
+        # No held run was renewed before this (monotonic, and wall clock): lets the
+        # self-fencing check skip the scan of held runs while every lease is fresh.
+        self.renewal_floor = self.renewal_floor_wall = float("inf")
 
     def __bool__(self) -> bool:
         return bool(self.by_id)
@@ -61,20 +62,22 @@ class HeldRuns:
         """The held run with this ID, if any."""
         return self.by_id.get(run_id)
 
-    def hold(self, state: JobState, claim: Claim, renewed: float) -> HeldRun:
-        """Hold a claimed run whose lease runs from `renewed`; it waits until started."""
+    def hold(self, state: JobState, claim: Claim, renewed: float, wall: float) -> HeldRun:
+        """Hold a claimed run whose lease runs from `renewed` (monotonic; `wall` on the wall
+        clock); it waits until started."""
         if not self.by_id:
-            self.renewal_floor = renewed
+            self.renewal_floor, self.renewal_floor_wall = renewed, wall
         self.renewal_floor = min(self.renewal_floor, renewed)
-        run = HeldRun(state, claim, claim.attempt + 1, renewed=renewed)
+        self.renewal_floor_wall = min(self.renewal_floor_wall, wall)
+        run = HeldRun(state, claim, claim.attempt + 1, renewed=renewed, renewed_wall=wall)
         state.active = self.by_id[claim.run_id] = self.waiting[claim.run_id] = run
         return run
 
     def refloor(self) -> None:
         """Recompute `renewal_floor` after renewals or fencing (O(held): once a heartbeat)."""
-        self.renewal_floor = min(
-            (r.renewed for r in self.by_id.values() if not r.fenced), default=float("inf")
-        )
+        fresh = [r for r in self.by_id.values() if not r.fenced]
+        self.renewal_floor = min((r.renewed for r in fresh), default=float("inf"))
+        self.renewal_floor_wall = min((r.renewed_wall for r in fresh), default=float("inf"))
 
     def occupied(self) -> int:
         """Runs that take a share of max_parallel: started, or staged to start at their slot."""

@@ -34,11 +34,12 @@ class Leases:
         config: ProviderConfig,
         held: HeldRuns,
         monotonic: Callable[[], float],
+        wall: Callable[[], float],
         lost: Callable[[HeldRun], None],
         drop: Callable[[HeldRun], None],
     ) -> None:
         self.ledger, self.config, self.held = ledger, config, held
-        self._mono, self._lost, self._drop = monotonic, lost, drop
+        self._mono, self._wall, self._lost, self._drop = monotonic, wall, lost, drop
         self.failures = 0  # consecutive failed renewals; claiming waits while > 0
         self.next_heartbeat = 0.0  # monotonic
 
@@ -52,16 +53,30 @@ class Leases:
             return []
         found = [self.next_heartbeat - mono]
         if self.held:
-            found.append(self.held.renewal_floor + self.config.lease * FENCE_AT - mono)
+            found.append(self._fence_in(mono))
         return found
+
+    def _fence_in(self, mono: float) -> float:
+        """Seconds until the oldest held lease reaches FENCE_AT, on either clock."""
+        limit, held = self.config.lease * FENCE_AT, self.held
+        return min(
+            held.renewal_floor + limit - mono, held.renewal_floor_wall + limit - self._wall()
+        )
+
+    def _left(self, run: HeldRun, fraction: float) -> float:
+        """Seconds until `run`'s lease reaches `fraction` of its length since its renewal,
+        on the monotonic clock or the wall clock, whichever comes first: a step of the wall
+        clock forward brings a SQLite ledger's expiry (kept on the wall clock) nearer."""
+        limit = self.config.lease * fraction
+        return min(run.renewed + limit - self._mono(), run.renewed_wall + limit - self._wall())
 
     def child_deadline(self, run: HeldRun) -> float:
         """Seconds the run's child may go on without hearing of a renewal (CHILD_FENCE_AT)."""
-        return max(0.001, run.renewed + self.config.lease * CHILD_FENCE_AT - self._mono())
+        return max(0.001, self._left(run, CHILD_FENCE_AT))
 
     def heartbeat(self) -> None:
         """Renew every held lease; while the ledger is unreachable, probe it with backoff."""
-        runs, sent = list(self.held), self._mono()
+        runs, sent, sent_wall = list(self.held), self._mono(), self._wall()
         try:
             if runs:
                 lost = self.ledger.heartbeat([r.claim for r in runs], self.config.lease)
@@ -84,9 +99,9 @@ class Leases:
                 if self.held.get(run.claim.run_id):
                     self._lost(run)
                 continue
-            run.renewed = sent
+            run.renewed, run.renewed_wall = sent, sent_wall
             if run.handle is not None:
-                run.handle.renew(sent + self.config.lease * CHILD_FENCE_AT - self._mono())
+                run.handle.renew(self._left(run, CHILD_FENCE_AT))
         self.held.refloor()
 
     def failed(self, exc: Exception) -> None:
@@ -99,13 +114,13 @@ class Leases:
 
     def wait(self) -> float:
         """Seconds until the first held run's lease must be given up (inf: none held)."""
-        mono, lease = self._mono(), self.config.lease
-        waits = [self.held.renewal_floor + lease * FENCE_AT - mono]
+        mono = self._mono()
+        waits = [self._fence_in(mono)]
         if self.failures:
             waits.append(self.next_heartbeat - mono)
         return max(0.0, min(waits, default=float("inf")))
 
-    def fence(self, mono: float) -> None:
+    def fence(self, mono: float, wall: float) -> None:
         """Stop each run whose lease this provider can no longer prove it holds.
 
         A lease not renewed for FENCE_AT of its length (database unreachable, this process
@@ -114,11 +129,13 @@ class Leases:
         the lease expired. An attempt that already ended keeps its outcome, which is recorded
         only where the fence still matches.
         """
-        limit = self.config.lease * FENCE_AT
-        if mono - self.held.renewal_floor < limit:
+        limit, held = self.config.lease * FENCE_AT, self.held
+        if mono - held.renewal_floor < limit and wall - held.renewal_floor_wall < limit:
             return  # every held lease is fresh: no scan
         for run in list(self.held):
-            age = mono - run.renewed
+            age = mono - run.renewed  # as the wall clock has it only when it stepped forward
+            if age < limit <= wall - run.renewed_wall:
+                age = wall - run.renewed_wall
             if run.fenced or age < limit:
                 continue
             if run.handle is not None and run.handle.poll() is not None:

@@ -73,7 +73,9 @@ class Provider:
         self._due, self._jobs = self._owed.due, self._owed.jobs
         self._wake = threading.Event()
         self._held = HeldRuns(self._wake.set)  # the runs this provider holds
-        self._leases = Leases(ledger, self.config, self._held, monotonic, self._lost, self._drop)
+        self._leases = Leases(
+            ledger, self.config, self._held, monotonic, self._wall, self._lost, self._drop
+        )
         self._stopping = False
         self._claiming = True
         self._loaded = False
@@ -188,9 +190,13 @@ class Provider:
             self.load()
         now_dt, mono = self.clock.now(), self._mono()
         now = now_dt.timestamp()
-        self._notice_jump(now_dt.timestamp(), mono)
+        jumped = self._notice_jump(now, mono)
         leases = self._leases
-        leases.fence(mono)  # first: a provider resumed after a pause must stop its jobs at once
+        if jumped > JUMP_TOLERANCE and self._held and not leases.failures:
+            # The wall clock stepped forward (no pause: the monotonic clock did not move with
+            # it), ageing every lease a SQLite ledger keeps on it: renew them before judging.
+            leases.heartbeat()
+        leases.fence(mono, now)  # first: a provider resumed after a pause stops its jobs at once
         if leases.failures:
             if leases.due(mono):
                 leases.heartbeat()  # the probe, with capped backoff
@@ -287,8 +293,15 @@ class Provider:
                 events.taken_over(record, claim)
                 self._hold(state, claim)
 
-    def _hold(self, state: JobState, claim: Claim, renewed: float | None = None) -> HeldRun:
-        return self._held.hold(state, claim, self._mono() if renewed is None else renewed)
+    def _hold(
+        self, state: JobState, claim: Claim, renewed: tuple[float, float] | None = None
+    ) -> HeldRun:
+        """Hold a claimed run whose lease runs from `renewed` (monotonic, wall: default now)."""
+        mono, wall = (self._mono(), self._wall()) if renewed is None else renewed
+        return self._held.hold(state, claim, mono, wall)
+
+    def _wall(self) -> float:
+        return self.clock.now().timestamp()
 
     def _start(self, mono: float) -> None:
         # Staged runs (claimed ahead of their slot) already hold their share of max_parallel.
@@ -330,7 +343,7 @@ class Provider:
                 if os.environ.get(FAILPOINT) == "after-claim":
                     os.kill(os.getpid(), signal.SIGKILL)
                 # mono was read before the claim was sent: the lease runs from later.
-                run = self._hold(state, result, renewed=mono)
+                run = self._hold(state, result, renewed=(mono, wall))
                 room -= 1
                 ahead = result.scheduled_at - wall
                 if ahead <= 0 or self.runner.waits:
@@ -425,9 +438,12 @@ class Provider:
             run.handle.stop()
         self._drop(run)
 
-    def _notice_jump(self, wall: float, mono: float) -> None:
+    def _notice_jump(self, wall: float, mono: float) -> float:
+        """How far the wall clock moved beyond the monotonic one since the last step."""
+        drift = 0.0
         if self._last is not None:
             drift = (wall - self._last[0]) - (mono - self._last[1])
             if abs(drift) > JUMP_TOLERANCE:
                 events.jumped(drift)
         self._last = (wall, mono)
+        return drift

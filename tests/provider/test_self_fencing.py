@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +27,7 @@ from scheduled_spec.provider.inline import InlineRunner
 from scheduled_spec.provider.leases import CHILD_FENCE_AT, FENCE_AT
 from scheduled_spec.provider.ledger import Attempt, Ledger, LedgerError, State, open_ledger
 from scheduled_spec.provider.loop import Provider
+from scheduled_spec.provider.owner import Owner
 from scheduled_spec.provider.runner import ChildRunner, RunContext, RunSpec
 from scheduled_spec.slots import slot_offset
 from tests.provider.fakes import FakeClock
@@ -165,3 +168,63 @@ def test_renewals_keep_a_child_running(tmp_path: Path) -> None:
 
 def test_the_provider_stops_a_run_before_its_child_would_and_both_before_the_lease() -> None:
     assert 0 < FENCE_AT < CHILD_FENCE_AT < 1
+
+
+def test_a_step_of_the_wall_clock_renews_the_leases_of_a_live_provider(tmp_path: Path) -> None:
+    """A SQLite ledger keeps leases on the host's wall clock: a step forward brings their
+    expiry nearer for every provider. A live provider renews at once, so that no other
+    takes its run over while its attempt runs (the simulation found the overlap)."""
+    project = make_project(tmp_path, {"job": ("day", "gated")}, package="fence_step")
+    clock = FakeClock()
+    clock.set_epoch(DAY + slot_offset("job", "day"))
+    config = ProviderConfig(lease=LEASE, retention_days=1e6)
+
+    def provider(name: str) -> Provider:
+        made = Provider(
+            load(project.root),
+            open_ledger(project.url, clock=clock),
+            InlineRunner(2),
+            clock,
+            config,
+            monotonic=clock.monotonic,
+        )
+        made.owner = Owner(f"host-{name}", 1, "", name)
+        return made
+
+    holder = provider("a")
+    _until(lambda: project.starts("job"), holder.step)
+    clock.jump_wall(LEASE * 5 / 6)  # an NTP step: the monotonic clock does not move
+    holder.step()
+    clock.advance(LEASE / 3)  # the old lease would be past now
+    other = provider("b")
+    for _ in range(20):
+        other.step()
+        holder.step()
+    assert project.starts("job") == ["2026-05-31"], "taken over while it ran"
+    importlib.import_module("fence_step.jobs").GATE.set()
+    _until(lambda: not holder.busy, holder.step)
+    ((state, fence),) = project.query("SELECT state, fence FROM runs")
+    assert (state, fence) == ("succeeded", 1)
+
+
+def test_a_child_stops_when_the_wall_clock_passes_its_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The child's own fence watches both clocks (SPEC.md 10.4.5): a step of the wall clock
+    forward, while its provider is paused and sends nothing, stops it before the lease can
+    expire on a SQLite ledger."""
+    from scheduled_spec.provider import child  # noqa: PLC0415
+
+    read, write = os.pipe()
+    stopped = threading.Event()
+    attempt = child._Attempt(write, 0, 1.0)
+    monkeypatch.setattr(attempt, "abandon", lambda why: stopped.set())
+    start = time.time()
+    monkeypatch.setattr(child.time, "time", lambda: start + (1_000.0 if clock_stepped else 0.0))
+    clock_stepped = False
+    attempt.watch(read, 600.0)  # ten minutes on the monotonic clock
+    assert not stopped.wait(1.5)
+    clock_stepped = True
+    assert stopped.wait(10), "the child did not notice the wall clock passing its deadline"
+    os.close(write)
+    os.close(read)
