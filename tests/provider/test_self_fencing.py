@@ -219,12 +219,11 @@ def test_a_child_stops_when_the_wall_clock_passes_its_deadline(
     stopped = threading.Event()
     attempt = child._Attempt(write, 0, 1.0)
     monkeypatch.setattr(attempt, "abandon", lambda why: stopped.set())
-    start = time.time()
-    monkeypatch.setattr(child.time, "time", lambda: start + (1_000.0 if clock_stepped else 0.0))
-    clock_stepped = False
+    start, stepped = time.time(), threading.Event()
+    monkeypatch.setattr(time, "time", lambda: start + (1_000.0 if stepped.is_set() else 0.0))
     attempt.watch(read, 600.0)  # ten minutes on the monotonic clock
     assert not stopped.wait(1.5)
-    clock_stepped = True
+    stepped.set()
     assert stopped.wait(10), "the child did not notice the wall clock passing its deadline"
     os.close(write)
     os.close(read)
