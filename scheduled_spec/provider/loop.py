@@ -82,6 +82,7 @@ class Provider:
         self._last: tuple[float, float] | None = None
         self._next_prune = 0.0
         self._next_scan = 0.0
+        self._leases_settle = 0.0  # monotonic: running rows are not taken over before this
         self._claim_due = True
         self._lead = 0.0  # seconds ahead of a slot to claim; `run` uses config.lead
         # A run may be claimed ahead by less than half the shortest interval, so that a
@@ -190,12 +191,8 @@ class Provider:
             self.load()
         now_dt, mono = self.clock.now(), self._mono()
         now = now_dt.timestamp()
-        jumped = self._notice_jump(now, mono)
+        self._notice_jump(now, mono)
         leases = self._leases
-        if jumped > JUMP_TOLERANCE and self._held and not leases.failures:
-            # The wall clock stepped forward (no pause: the monotonic clock did not move with
-            # it), ageing every lease a SQLite ledger keeps on it: renew them before judging.
-            leases.heartbeat()
         leases.fence(mono, now)  # first: a provider resumed after a pause stops its jobs at once
         if leases.failures:
             if leases.due(mono):
@@ -283,7 +280,10 @@ class Provider:
     def _take_over(self) -> None:
         records = self.ledger.unfinished()
         self._owed.adopt(records)
+        settling = self._mono() < self._leases_settle  # a forward step of the wall clock
         for record in left_unfinished(self.ledger, self._jobs, records):
+            if settling and record.state is State.RUNNING:
+                continue
             state = self._jobs[record.job_id]
             exclusive = state.job.overlap != "allow"
             if self._held.get(record.run_id) or (exclusive and state.active is not None):
@@ -438,12 +438,20 @@ class Provider:
             run.handle.stop()
         self._drop(run)
 
-    def _notice_jump(self, wall: float, mono: float) -> float:
-        """How far the wall clock moved beyond the monotonic one since the last step."""
-        drift = 0.0
-        if self._last is not None:
-            drift = (wall - self._last[0]) - (mono - self._last[1])
-            if abs(drift) > JUMP_TOLERANCE:
-                events.jumped(drift)
+    def _notice_jump(self, wall: float, mono: float) -> None:
+        """Log a step of the wall clock; after a step forward, look after the leases."""
+        if self._last is None:
+            self._last = (wall, mono)
+            return
+        drift = (wall - self._last[0]) - (mono - self._last[1])
         self._last = (wall, mono)
-        return drift
+        if abs(drift) > JUMP_TOLERANCE:
+            events.jumped(drift)
+        if drift > JUMP_TOLERANCE:
+            # No pause (the monotonic clock did not move with it): the step aged every lease
+            # a SQLite ledger keeps on the wall clock. Renew ours before they are judged, and
+            # take over nothing for a lease: other providers renew theirs as they notice the
+            # step, and a dead provider's leases are still past after that (SPEC.md 10.4.6).
+            self._leases_settle = mono + self.config.lease
+            if self._held and not self._leases.failures:
+                self._leases.heartbeat()

@@ -172,8 +172,9 @@ def test_the_provider_stops_a_run_before_its_child_would_and_both_before_the_lea
 
 def test_a_step_of_the_wall_clock_renews_the_leases_of_a_live_provider(tmp_path: Path) -> None:
     """A SQLite ledger keeps leases on the host's wall clock: a step forward brings their
-    expiry nearer for every provider. A live provider renews at once, so that no other
-    takes its run over while its attempt runs (the simulation found the overlap)."""
+    expiry nearer for every provider. A live provider renews at once, and one that notices
+    the step takes no running run over for a lease, so that none is taken over while its
+    attempt runs (the simulation found the overlap)."""
     project = make_project(tmp_path, {"job": ("day", "gated")}, package="fence_step")
     clock = FakeClock()
     clock.set_epoch(DAY + slot_offset("job", "day"))
@@ -191,12 +192,13 @@ def test_a_step_of_the_wall_clock_renews_the_leases_of_a_live_provider(tmp_path:
         made.owner = Owner(f"host-{name}", 1, "", name)
         return made
 
-    holder = provider("a")
+    holder, other = provider("a"), provider("b")
     _until(lambda: project.starts("job"), holder.step)
-    clock.jump_wall(LEASE * 5 / 6)  # an NTP step: the monotonic clock does not move
-    holder.step()
-    clock.advance(LEASE / 3)  # the old lease would be past now
-    other = provider("b")
+    other.step()
+    clock.jump_wall(LEASE * 2)  # an NTP step past the whole lease; monotonic time stands
+    clock.advance(LEASE / 3 + 1)  # and the other's take-over scan is due
+    other.step()  # it notices the step first: it takes nothing over yet
+    holder.step()  # and the holder renews
     for _ in range(20):
         other.step()
         holder.step()
