@@ -30,6 +30,7 @@ from scheduled_spec.provider.ledger import (
 from scheduled_spec.provider.obligations import MIGRATED, first_sight
 
 BLOCKED_RETRY = 1.0  # seconds before claiming again a run whose job runs on another provider
+RETRIES = 5  # passes of `collect` while other providers keep moving horizons first
 
 
 class Owed:
@@ -97,10 +98,20 @@ class Owed:
                 self.waiting[record.job_id] = None
 
     def collect(self, now: float, lead: float) -> None:
-        """Record what came due by `now` (or comes within `lead` seconds) and queue it."""
+        """Record what came due by `now` (or comes within `lead` seconds) and queue it.
+
+        A job whose horizon another provider moved first is decided again at once, from the
+        ledger's: a `tick` collects only once, and must not leave it for a later pass.
+        """
+        for _ in range(RETRIES):
+            if not self._collect(now, lead):
+                return
+
+    def _collect(self, now: float, lead: float) -> bool:
+        """One pass of `collect`; True when some job must be decided again."""
         decided = self.due.pop_due(now, lead)
         if not decided:
-            return
+            return False
         steps = []
         for state, due in decided:
             job = state.job
@@ -119,9 +130,11 @@ class Owed:
             for state, _ in decided:  # nothing of it is durable: decide again from the ledger's
                 self.due.rewind(state, state.since, now)
             raise
+        again = False
         for (state, _), step, result in zip(decided, steps, results, strict=True):
             if not result.applied:  # another provider moved the horizon first
                 self._rewind(state, result.horizon, now)
+                again = True
                 continue
             state.since = step.until
             if step.gap is not None:
@@ -135,6 +148,7 @@ class Owed:
                     state,
                     [Due(r.period_key, r.period_start, r.scheduled_at) for r in result.queued],
                 )
+        return again
 
     def _rewind(self, state: JobState, found: Horizon | None, now: float) -> None:
         if found is None or found.schedule != state.schedule:  # its record went: see it again

@@ -213,3 +213,25 @@ def test_an_allow_job_run_left_by_a_dead_provider_is_taken_over_while_others_run
     until(lambda: not second.busy, second)
     states = {r["period_key"]: r["state"] for r in project.rows("1")}
     assert states == dict.fromkeys(minutes, "succeeded")
+
+
+def test_a_tick_that_loses_the_race_for_a_horizon_decides_again_at_once(tmp_path: Path) -> None:
+    """A tick collects what is due once: when another provider moved a job's horizon
+    between the tick's load and its step, the tick must decide again from the ledger's
+    horizon there and then, not leave the job for a later pass it never makes."""
+    project = make_project(tmp_path, {"job": ("minute", "ok")}, package="ob_tick_race")
+    clock = FakeClock()
+    clock.set_epoch(DAY0 + 59)
+    live, _ = provider(project, clock, name="a")
+    live.step()
+    until(lambda: project.ends("job"), live)  # minute 0, and the horizon, by the live one
+    ticker, ledger = provider(project, clock, name="tick")
+    ticker.load()  # the tick reads the horizon (minute 0) ...
+    clock.advance(60)
+    live.step()  # ... the live provider moves it to minute 1 ...
+    until(lambda: len(project.ends("job")) == 2 and not live.busy, live)
+    clock.advance(60)
+    ticker.tick()  # ... and at minute 2 the tick's first decision is refused
+    ledger.close()
+    minutes = [period_key(Cadence.MINUTE, DAY0 + 60 * m) for m in range(3)]
+    assert minutes[2] in project.ends("job")
