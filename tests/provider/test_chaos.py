@@ -38,6 +38,9 @@ from tests.provider.chaos import (
 )
 from tests.provider.postgres import ENV, execute, server_url, with_schema
 
+# One worker runs the whole module: its fixture starts the selected scenarios together.
+pytestmark = pytest.mark.xdist_group("chaos")
+
 SECONDS = env_float("SCHEDULED_TEST_CHAOS_SECONDS", 12.0)
 FAULTS = ("kill", "term", "stop")
 

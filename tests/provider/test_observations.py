@@ -40,6 +40,9 @@ from tests.provider.chaos import (
 from tests.provider.conftest import Figure
 from tests.provider.helpers import scheduled
 
+# One worker runs the whole module: its fixture starts the selected scenarios together.
+pytestmark = pytest.mark.xdist_group("observations")
+
 UTC = timezone.utc
 BASE = 1_780_308_000  # 2026-06-01T10:00:00Z: second 0 of a minute, of an hour
 HOUR, DAY = 3_600, 86_400
