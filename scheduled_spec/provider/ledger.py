@@ -306,13 +306,18 @@ class Ledger(Protocol):
         ...
 
     def claim(
-        self, requests: Sequence[ClaimRequest], owner: Owner, lease_seconds: float
+        self,
+        requests: Sequence[ClaimRequest],
+        owner: Owner,
+        lease_seconds: float,
+        *,
+        expired: bool = True,
     ) -> list[Claim | RunRecord]:
         """Claim each requested run, in one transaction (SPEC.md 10.3, 10.6.1).
 
-        A run is claimed when its row is pending or abandoned, or running with its lease
-        expired (fence bumped), and, for an `exclusive` request, no other attempt of the
-        job is running. For each request, in order: the `Claim`, or else the row as it is
+        A run is claimed when its row is pending or abandoned, or (`expired`) running with
+        its lease past (fence bumped), and, for an `exclusive` request, no other attempt of
+        the job is running. For each request, in order: the `Claim`, or else the row as it is
         (still pending or abandoned: the job is busy elsewhere; try again later).
         """
         ...

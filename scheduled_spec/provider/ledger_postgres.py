@@ -226,7 +226,12 @@ class PostgresLedger:
         return self._read("cannot read the ledger", read)
 
     def claim(
-        self, requests: Sequence[ClaimRequest], owner: Owner, lease_seconds: float
+        self,
+        requests: Sequence[ClaimRequest],
+        owner: Owner,
+        lease_seconds: float,
+        *,
+        expired: bool = True,
     ) -> list[Claim | RunRecord]:
         if not requests:
             return []
@@ -267,7 +272,7 @@ class PostgresLedger:
                     results.append(Claim.new(fresh["run_id"], req))
                     continue
                 claim = None
-                if not busy and claimable(row, now):
+                if not busy and claimable(row, now, expired):
                     claim = self._bump(cur, row, owner, lease_seconds, claiming=True)
                 if claim is not None:
                     running[req.job_id].add(row.run_id)

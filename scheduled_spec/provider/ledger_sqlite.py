@@ -217,7 +217,12 @@ class SQLiteLedger:
         return [_record(r) for r in rows]
 
     def claim(
-        self, requests: Sequence[ClaimRequest], owner: Owner, lease_seconds: float
+        self,
+        requests: Sequence[ClaimRequest],
+        owner: Owner,
+        lease_seconds: float,
+        *,
+        expired: bool = True,
     ) -> list[Claim | RunRecord]:
         results: list[Claim | RunRecord] = []
         with self._write() as db:
@@ -248,7 +253,7 @@ class SQLiteLedger:
                     results.append(record if busy else Claim.new(row["run_id"], req))
                     continue
                 claim = None
-                if not busy and claimable(existing, now):
+                if not busy and claimable(existing, now, expired):
                     claim = self._bump(db, existing, owner, now + lease_seconds)
                 results.append(claim if claim is not None else existing)
         return results

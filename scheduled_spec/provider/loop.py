@@ -315,6 +315,9 @@ class Provider:
         ready = self._claim(self._owed.ready(mono), room, mono, launches)
         for state in ready:
             self._waiting[state.job.id] = None
+        if launches:  # paused since the claim (SIGSTOP between claim and start): never stale
+            self._leases.fence(self._mono(), self._wall())
+            launches = [r for r in launches if self._held.get(r.claim.run_id) is r]
         # Launch everything first and log afterwards: a log line must not delay a start.
         started = [(run, self._launch(run)) for run in launches]
         for run, late in started:
@@ -329,7 +332,10 @@ class Provider:
         while room > 0 and ready:
             batch, ready = ready[:room], ready[room:]
             requests = [Owed.request(s, pop_queued(s)) for s in batch]
-            results = self.ledger.claim(requests, self.owner, self.config.lease)
+            # A run queued here whose row another provider runs with its lease past is taken
+            # over too, but not while leases settle after a step of the wall clock.
+            expired = mono >= self._leases_settle
+            results = self.ledger.claim(requests, self.owner, self.config.lease, expired=expired)
             for state, request, result in zip(batch, requests, results, strict=True):
                 if isinstance(result, RunRecord) and result.state in (
                     State.PENDING,

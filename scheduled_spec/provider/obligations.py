@@ -71,10 +71,12 @@ def overlap_skips(overlap: str, running: int, queued: int, catching_up: bool) ->
     return not catching_up and running > 0 and queued > 0
 
 
-def claimable(row: RunRecord, now: float) -> bool:
-    """A scheduled row any provider may claim: pending, abandoned, or its lease past."""
+def claimable(row: RunRecord, now: float, expired: bool = True) -> bool:
+    """A scheduled row any provider may claim: pending, abandoned, or (`expired`) running
+    with its lease past."""
     if row.kind is not Kind.SCHEDULED:
         return False
     if row.state in (State.PENDING, State.ABANDONED):
         return True
-    return row.state is State.RUNNING and row.lease_until is not None and row.lease_until < now
+    past = row.lease_until is not None and row.lease_until < now
+    return expired and row.state is State.RUNNING and past
