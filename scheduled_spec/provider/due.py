@@ -60,6 +60,9 @@ class JobState:
     newest: datetime | None = None  # the newest run handled
     pending: Run | None = None  # the run the heap holds for this job
     covered: bool = False  # `pending` is the first run after `newest`
+    # Another version of the project decides this job now (its schedule differs in the
+    # ledger): this provider records nothing new for it, and still runs its queued runs.
+    left: bool = False
 
 
 _INDEX_BITS = 24  # heap entries are ``milliseconds << 24 | index``: one int each
@@ -175,6 +178,8 @@ class DueQueue:
         while self._heap and self._heap[0] < limit:
             entry = heapq.heappop(self._heap)
             state = self.order[entry & ((1 << _INDEX_BITS) - 1)]
+            if state.left:  # dropped from the heap
+                continue
             if state.index in handed:  # decided above: its slot is looked at next call
                 later.append(entry)
                 continue

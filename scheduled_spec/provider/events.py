@@ -218,3 +218,14 @@ def held_elsewhere(record: RunRecord) -> None:
         f"{record.job_id}: period {record.period_key} already {record.state}",
         job=record.job_id,
     )
+
+
+def left_to_another_version(job_id: str, theirs: str, ours: str) -> None:
+    """A provider of another version of the project decides the job now (10.17.7)."""
+    emit(
+        logging.WARNING,
+        "left-to-another-version",
+        f"{job_id}: the ledger counts its runs as {theirs!r}, a provider of another version"
+        f" of the project (this one: {ours!r}) started since: it decides the job now",
+        job=job_id,
+    )

@@ -151,7 +151,14 @@ class Owed:
         return again
 
     def _rewind(self, state: JobState, found: Horizon | None, now: float) -> None:
-        if found is None or found.schedule != state.schedule:  # its record went: see it again
+        if found is not None and found.schedule != state.schedule:
+            # A provider of another version of the project (a rolling deploy that changed
+            # the job's schedule) saw the job since this one did: the last to start decides
+            # (SPEC.md 10.17.7). Taking it back would reset its horizon at every turn.
+            state.left = True
+            events.left_to_another_version(state.job.id, found.schedule, state.schedule)
+            return
+        if found is None:  # its record went: see it again
             found = Horizon(state.schedule, first_sight(state.job, self.clock.now(), self.salt))
             found = self.ledger.see({state.job.id: found})[state.job.id]
         self.due.rewind(state, found.ms, now)

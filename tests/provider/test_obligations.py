@@ -235,3 +235,29 @@ def test_a_tick_that_loses_the_race_for_a_horizon_decides_again_at_once(tmp_path
     ledger.close()
     minutes = [period_key(Cadence.MINUTE, DAY0 + 60 * m) for m in range(3)]
     assert minutes[2] in project.ends("job")
+
+
+def test_in_a_rolling_deploy_the_provider_started_last_decides_a_changed_job(
+    tmp_path: Path,
+) -> None:
+    """Two versions of the project share a ledger while a deploy rolls; the job's cadence
+    changed. The provider of the version started last decides the job; the other leaves it,
+    instead of taking it back at every turn, which reset its horizon each time and lost
+    the new cadence's periods (the simulation's seed 1950)."""
+    old = make_project(tmp_path / "old", {"job": ("minute", "ok")}, package="ob_deploy_old")
+    new = make_project(tmp_path / "new", {"job": ("hour", "ok")}, package="ob_deploy_new")
+    new.ledger = old.ledger  # one ledger for both versions
+    clock = FakeClock()
+    clock.set_epoch(DAY0 + 59)
+    first, _ = provider(old, clock, name="old")
+    until(lambda: old.ends("job"), first)
+    second, ledger = provider(new, clock, name="new")
+    second.step()  # started last: the job counts hours now
+    for _ in range(5):
+        clock.advance(60)
+        first.step()
+        second.step()
+    assert ledger.horizons()["job"].schedule == "hour"
+    clock.set_epoch(DAY0 + 3_600 + 3_599)  # the next hour's slot has passed
+    until(lambda: new.ends("job"), first, second)
+    assert new.ends("job") == [period_key(Cadence.HOUR, DAY0 + 3_600)]
