@@ -54,6 +54,7 @@ from functools import partial
 from pathlib import Path
 
 from tests.conftest import ROOT
+from tests.provider.replicas import alive
 
 UTC = timezone.utc
 PERIOD_SECONDS = {"minute": 60, "hour": 3_600, "day": 86_400}
@@ -464,15 +465,6 @@ def write_figures(name: str, seed: int | None, figures: Figures, **more: object)
 
 
 # --- provider processes -------------------------------------------------------------------------
-
-
-def alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie is not running)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 @dataclass
