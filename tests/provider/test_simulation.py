@@ -20,11 +20,7 @@ import pytest
 
 from tests.provider.sim.world import Result, simulate
 
-# Opt-in for now (issue 11 stays open): run in pytest-xdist workers, a few seeds of 2,000
-# (a different few from run to run) still break I1 or I2, so the search is not yet
-# deterministic across interpreters. `SCHEDULED_TEST_SIM_SEEDS=2000` runs it; the default
-# suite replays seed 0 and checks that a seed plays the same twice.
-SEEDS = int(os.environ.get("SCHEDULED_TEST_SIM_SEEDS", "0"))
+SEEDS = int(os.environ.get("SCHEDULED_TEST_SIM_SEEDS", "2000"))
 CHUNK = 50
 REPRODUCE = (
     "SCHEDULED_TEST_SIM_SEED={seed} .venv/bin/python -m pytest"
@@ -48,8 +44,21 @@ def report(result: Result, *, lines: int = 40) -> str:
     return "\n".join(text)
 
 
+# Open: seeds whose violation is known and not fixed yet, each with why. They are not
+# passed over: test_known_open_violations_still_occur fails as soon as one holds (then
+# remove it here). A seed plays the same way in any interpreter (hash seed, xdist worker).
+OPEN = {
+    # A provider paused between deciding to start an attempt and the child's fork: the
+    # child gets its fence as seconds computed before the pause, so it outlives its lease
+    # and overlaps the run another provider took over (I2). Fix: absolute fence deadlines.
+    535: "I2",
+    1018: "I2",
+    1436: "I2",
+}
+
+
 def simulated_providers_keep_every_invariant(first: int) -> None:
-    seeds = range(first, min(first + CHUNK, SEEDS))
+    seeds = [s for s in range(first, min(first + CHUNK, SEEDS)) if s not in OPEN]
     # Each seed stops at its first violation: the report names it; one_seed replays it all.
     failed = [r for r in (simulate(s, stop_at_first=True) for s in seeds) if r.violations]
     if failed:
@@ -77,3 +86,10 @@ def test_one_seed() -> None:
     assert again.trace == result.trace, "the simulation is not deterministic"
     if result.violations:
         pytest.fail(report(result, lines=len(result.trace)), pytrace=False)
+
+
+@pytest.mark.parametrize("seed", sorted(OPEN))
+def test_known_open_violations_still_occur(seed: int) -> None:
+    """Each seed in OPEN still shows its violation; when one no longer does, take it out."""
+    result = simulate(seed, stop_at_first=True)
+    assert OPEN[seed] in result.codes(), f"seed {seed} holds now: remove it from OPEN"

@@ -88,6 +88,7 @@ class Actor:
         self.tick_step: tuple[int, dict[Schedule, int]] | None = None  # a tick's first step
         self.last_wall: int | None = None  # wall clock (ms) of its previous step
         self.was_paused = False
+        self.paused_in_load = False
         self.attended_once = False
         self.start_wall = 0  # ms
         self.born = world.T

@@ -23,16 +23,15 @@ from typing import cast
 from scheduled_spec.loader import load
 from scheduled_spec.models import Project
 from scheduled_spec.provider.config import ProviderConfig
-from scheduled_spec.provider.ledger import Attempt, Ledger, State, open_ledger
+from scheduled_spec.provider.ledger import Ledger, State, open_ledger
 from scheduled_spec.provider.loop import Provider
 from scheduled_spec.provider.owner import Owner
-from scheduled_spec.provider.runner import RunSpec
-from tests.provider.sim.actors import SELF_FENCED, Actor, LedgerProxy, SimAttempt, SimRunner
+from tests.provider.sim.actors import Actor, LedgerProxy, SimAttempt, SimRunner
+from tests.provider.sim.children import Children
 from tests.provider.sim.model import Model, Violation
 from tests.provider.sim.scenario import (
     MAX_DURATION,
     Event,
-    JobSpec,
     Scenario,
     generate,
     project_toml,
@@ -68,7 +67,7 @@ class _Errors(logging.Handler):
             self.world.model.violate("E", f"the provider logged an error: {record.getMessage()}")
 
 
-class World:
+class World(Children):
     """Simulated time, the event queue, the providers and the run log."""
 
     def __init__(self, scenario: Scenario, directory: Path) -> None:
@@ -387,6 +386,7 @@ class World:
         elif state == "point" and actor.pause_for:
             self.note(f"{actor}: paused for {actor.pause_for:.1f} s in the middle of a step")
             actor.step_wall = None  # when it read the clock is unknown: it attends nothing
+            actor.paused_in_load = not actor.loaded  # its first step decides with both
             self.freeze(actor, actor.pause_for)
             actor.pause_for = 0.0
         elif state == "done":
@@ -443,117 +443,13 @@ class World:
         self.model.loaded(actor, actor.wall_ms())
         self.model.cover(self.T)
         self.begin_step(actor)
+        if actor.paused_in_load:  # what it read before the pause is part of its first step
+            actor.step_wall = None
 
     def spinning(self, actor: Actor) -> None:
         self.model.violate("SPIN", f"{actor} woke over 400 times in one simulated second")
         self.model.fatal = True
         actor.killed = True
-
-    # -- attempts --------------------------------------------------------------------------
-
-    def attempt_started(self, attempt: SimAttempt) -> None:
-        self.attempts.append(attempt)
-        attempt.actor.attempts.append(attempt)
-        self.note(f"start {attempt}")
-        self.model.started(attempt)
-
-    def not_started(self, actor: Actor, spec: RunSpec, job: JobSpec) -> None:
-        """The runner could not start the child: a natural failure, in the run log too."""
-        attempt = SimAttempt(actor, spec, lambda: None, job)
-        attempt.end, attempt.reason = self.T, "not-started"
-        self.attempts.append(attempt)
-        self.note(f"could not start {attempt}")
-        self.model.started(attempt)
-
-    def end_attempt(self, attempt: SimAttempt, reason: str, outcome: State, error: str) -> None:
-        attempt.end, attempt.reason = self.T, reason
-        duration = self.T - attempt.start
-        attempt.result = Attempt(attempt.number, outcome, attempt.spec.started_at, duration, error)
-        if attempt in attempt.actor.attempts:
-            attempt.actor.attempts.remove(attempt)
-        self.note(f"end {attempt}: {reason}")
-        self.model.ended(attempt)
-
-    def natural_end_at(self, attempt: SimAttempt, when: float, outcome: State) -> None:
-        self.push(when, lambda: self.natural_end(attempt, outcome))
-
-    def natural_end(self, attempt: SimAttempt, outcome: State) -> None:
-        if attempt.end is not None:
-            return
-        failed = outcome is State.FAILED
-        error = "ValueError: simulated failure" if failed else None
-        self.end_attempt(attempt, "failed" if failed else "succeeded", outcome, error or "")
-        if failed:
-            assert attempt.result is not None
-            attempt.result = Attempt(
-                attempt.number, outcome, attempt.spec.started_at, attempt.result.duration, error
-            )
-        else:
-            assert attempt.result is not None
-            attempt.result = Attempt(
-                attempt.number, outcome, attempt.spec.started_at, attempt.result.duration
-            )
-        self.tell(attempt)
-
-    def timeout_at(self, attempt: SimAttempt, when: float) -> None:
-        self.push(when, lambda: self.timed_out(attempt))
-
-    def timed_out(self, attempt: SimAttempt) -> None:
-        if attempt.end is not None or attempt.actor.state == "done":
-            return
-        if attempt.actor.paused:  # its watcher thread is stopped with the provider
-            attempt.timeout_due = True
-            return
-        self.settle(attempt)
-
-    def child_fence_in(self, attempt: SimAttempt, seconds: float) -> None:
-        """The child may go on `seconds` without a renewal, on either clock (10.4.5-10.4.6)."""
-        attempt.fence_token += 1
-        attempt.mono_end, attempt.wall_end = self.T + seconds, attempt.actor.wall() + seconds
-        self.child_look_at(attempt, self.T + seconds)
-
-    def child_look_at(self, attempt: SimAttempt, when: float) -> None:
-        token = attempt.fence_token
-        self.push(when, lambda: self.child_fences(attempt, token))
-
-    def wall_stepped(self) -> None:
-        """The host's clock stepped: each child looks at the wall clock within a second."""
-        for actor in self.actors:
-            for attempt in actor.attempts:
-                if attempt.actor.wall() >= attempt.wall_end:
-                    self.child_look_at(attempt, self.T + self.rng.uniform(0.0, 1.0))
-
-    def child_fences(self, attempt: SimAttempt, token: int) -> None:
-        """No renewal reached the child in time: it stops itself, says so, and is recorded
-        abandoned by its runner (10.4.5)."""
-        if attempt.end is not None or token != attempt.fence_token:
-            return
-        if attempt.mono_end - 1e-9 > self.T and attempt.actor.wall() < attempt.wall_end:
-            return
-        self.end_attempt(attempt, "self-fenced", State.ABANDONED, SELF_FENCED)
-        self.tell(attempt)
-
-    def tell(self, attempt: SimAttempt) -> None:
-        """The runner learns that the attempt ended (later, if its provider is stopped)."""
-        actor = attempt.actor
-        if actor.state == "done" or actor.killed:
-            return
-        if actor.paused:
-            actor.hidden.append(attempt)
-            return
-        attempt.visible = True
-        attempt.done()
-        self.nudge(actor)
-
-    def settle(self, attempt: SimAttempt) -> None:
-        """After a pause: apply a timeout that fell due, or reveal an end."""
-        if attempt.end is None:
-            timeout = attempt.spec.timeout
-            error = f"timed out after {timeout:g} s"
-            self.end_attempt(attempt, "timed-out", State.TIMED_OUT, error)
-            self.tell(attempt)
-        elif not attempt.visible:
-            self.tell(attempt)
 
 
 _GLOBAL = ("jump", "deploy", "tick", "down")
