@@ -100,7 +100,7 @@ class Model(EndChecks):
 
     def loaded(self, actor: Actor, ms: int) -> None:
         """First sight (at wall clock `ms`) of each job version the provider's project
-        holds; retire the versions it does not."""
+        holds; retire the older versions it does not."""
         mine = {j.schedule: j for j in actor.jobs.values()}
         for schedule, job in mine.items():
             if schedule in self.tracks:
@@ -110,11 +110,14 @@ class Model(EndChecks):
             )
             seen = self.max_step.get((schedule.job_id, schedule.every), -1)
             owed = owed_from(schedule, ms, fresh=fresh, horizon=seen)
-            self.tracks[schedule] = Track(job, schedule, ms, owed, cursor=owed)
+            track = Track(job, schedule, ms, owed, cursor=owed, version=actor.version)
+            self.tracks[schedule] = track
             self.owners.clear()
             self.world.note(f"first sight of {job.id} ({what(schedule)}): owed from {iso(owed)}")
         for schedule, track in self.tracks.items():
-            if schedule not in mine and track.retire == INF:
+            # A provider of an older version that loads late (it was paused while loading)
+            # retires nothing newer: it only moves the job's horizon (see _outdated_step).
+            if schedule not in mine and track.retire == INF and track.version < actor.version:
                 track.retire = self.world.T
                 self.world.note(f"{schedule.job_id} ({what(schedule)}) retired")
 

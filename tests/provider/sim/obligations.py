@@ -58,6 +58,7 @@ class Track:
     first_wall: int  # ms, the wall clock of the provider that first loaded it
     owed_from: int  # ms: runs from here on are owed
     retire: float = INF  # simulated time when a newer project version dropped it
+    version: int = 0  # the project version of the provider that first loaded it
     cursor: int | None = None  # next run to verify for I1
     covered: list[tuple[float, float]] = field(default_factory=list)
     since: float | None = None  # a provider covers it since then
