@@ -236,7 +236,9 @@ class _ChildHandle:
             self._reason, self._why = State.ABANDONED, why
         self._signal(signal.SIGTERM)
         self._stop_at = time.monotonic() + self.spec.kill_grace
-        os.write(self._wake_w, b"x")
+        with self._lock:  # the watcher closes it when the child ended meanwhile
+            if self._wake_w >= 0:
+                os.write(self._wake_w, b"x")
 
     def renew(self, seconds: float) -> None:
         with self._lock:
@@ -353,13 +355,14 @@ class _ChildHandle:
             open_streams -= self._pump(sel, wait)
         returncode = proc.wait()
         sel.close()
-        for fd in (self._error_r, self._wake_r, self._wake_w, self._pidfd):
+        for fd in (self._error_r, self._wake_r, self._pidfd):
             if fd is not None:
                 os.close(fd)
-        with self._lock:
-            if self._fence_w >= 0:
-                os.close(self._fence_w)
-                self._fence_w = -1
+        with self._lock:  # stop() and renew() write to these from other threads
+            for fd in (self._wake_w, self._fence_w):
+                if fd >= 0:
+                    os.close(fd)
+            self._wake_w = self._fence_w = -1
         for pipe in pipes.values():
             if pipe is not None:
                 pipe.close()
